@@ -1,0 +1,64 @@
+/**
+ * The control plane: one thread that owns the HTTP/WebSocket server, the
+ * rooms, the signalling sessions and the media workers' placement. Nothing
+ * here touches a media packet. Other threads talk to it only through the
+ * worker event rings and weir_control_request_stop().
+ */
+#ifndef WEIR_CONTROL_CONTROL_H
+#define WEIR_CONTROL_CONTROL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/rand.h"
+#include "control/config.h"
+#include "control/metrics.h"
+#include "control/room.h"
+#include "shell/worker.h"
+
+struct lws_context;
+typedef struct weir_session weir_session;
+
+typedef struct weir_control {
+    /* borrowed: */
+    const weir_config *cfg;
+    /* owned: */
+    struct lws_context *lws;
+    weir_rooms *rooms;
+    weir_worker **workers;
+    uint32_t *worker_peers; /* peers placed on each worker (control's count) */
+    int n_workers;
+    weir_session *sessions; /* every open WebSocket, doubly linked */
+    weir_metrics metrics;
+    void *ticker;           /* housekeeping timer (control.c) */
+    weir_rand rand;
+    /* state: */
+    uint64_t next_peer_id;
+    int listen_port;        /* the bound port (differs from cfg when cfg says 0) */
+    int64_t started_us;
+    bool shutting_down;
+    int64_t shutdown_deadline_us;
+    atomic_bool stop_requested;
+} weir_control;
+
+/**
+ * Creates the control plane: starts the workers and binds the listener.
+ * Returns NULL (after logging why) when the port cannot be bound or a
+ * worker cannot start.
+ */
+weir_control *weir_control_create(const weir_config *cfg);
+/** Serves until weir_control_request_stop(), then says `bye` to every session. */
+int weir_control_run(weir_control *ctl);
+/** Thread- and signal-thread-safe. */
+void weir_control_request_stop(weir_control *ctl);
+/** Joins the workers and frees everything. */
+void weir_control_destroy(weir_control *ctl);
+
+/** Control thread: drains worker events (called on lws wake-ups). */
+void weir_control_drain_worker_events(weir_control *ctl);
+/** Picks the least loaded worker for a new peer; returns its index. */
+int weir_control_place_peer(weir_control *ctl, const char *participant_id, uint64_t *peer_id);
+void weir_control_release_peer(weir_control *ctl, int worker_index, uint64_t peer_id);
+
+#endif

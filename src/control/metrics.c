@@ -1,0 +1,123 @@
+/*
+ * Prometheus text exposition (version 0.0.4). Gauges are computed from the
+ * control plane's state at scrape time, so they can never drift from it.
+ */
+#include "control/metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "control/control.h"
+#include "weir/alloc.h"
+
+static const int error_codes[] = {
+#define X(code) code,
+    WEIR_METRICS_ERROR_CODES
+#undef X
+};
+#define N_ERROR_CODES (sizeof error_codes / sizeof error_codes[0])
+_Static_assert(N_ERROR_CODES <= 16, "errors_by_code is too small");
+
+void weir_metrics_count_error(weir_metrics *m, int code)
+{
+    for (size_t i = 0; i < N_ERROR_CODES; i++) {
+        if (error_codes[i] == code) {
+            m->errors_by_code[i]++;
+            return;
+        }
+    }
+}
+
+typedef struct text {
+    char *buf;
+    size_t len;
+    size_t cap;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap * 2 + (size_t)(n > 0 ? n : 0);
+        t->buf = weir_realloc(t->buf, t->cap);
+    }
+}
+
+static void metric_header(text *t, const char *name, const char *type, const char *help)
+{
+    put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_participants(text *t, const weir_control *ctl)
+{
+    uint64_t by_role[WEIR_ROLE_COUNT] = {0};
+    size_t n_rooms;
+    weir_room *const *rooms = weir_rooms_list(ctl->rooms, &n_rooms);
+    for (size_t r = 0; r < n_rooms; r++)
+        for (size_t i = 0; i < weir_room_count(rooms[r]); i++)
+            by_role[weir_room_at(rooms[r], i)->role]++;
+    metric_header(t, "weir_rooms", "gauge", "Rooms open now.");
+    put(t, "weir_rooms %zu\n", n_rooms);
+    metric_header(t, "weir_participants", "gauge", "Participants in rooms, by role.");
+    for (int role = 0; role < WEIR_ROLE_COUNT; role++)
+        put(t, "weir_participants{role=\"%s\"} %llu\n", weir_role_name((weir_role)role),
+            (unsigned long long)by_role[role]);
+}
+
+static void render_workers(text *t, const weir_control *ctl)
+{
+    metric_header(t, "weir_workers", "gauge", "Media worker threads.");
+    put(t, "weir_workers %d\n", ctl->n_workers);
+    metric_header(t, "weir_worker_peers", "gauge", "Peers placed on each media worker.");
+    for (int i = 0; i < ctl->n_workers; i++)
+        put(t, "weir_worker_peers{worker=\"%d\"} %u\n", i, ctl->worker_peers[i]);
+}
+
+static void render_signalling(text *t, const weir_metrics *m)
+{
+    metric_header(t, "weir_ws_connections", "gauge", "Signalling WebSockets open now.");
+    put(t, "weir_ws_connections %llu\n", (unsigned long long)m->ws_connections);
+    metric_header(t, "weir_ws_connections_total", "counter", "Signalling WebSockets accepted.");
+    put(t, "weir_ws_connections_total %llu\n", (unsigned long long)m->ws_connections_total);
+    metric_header(t, "weir_signalling_messages_total", "counter",
+                  "Signalling frames received from clients.");
+    put(t, "weir_signalling_messages_total %llu\n", (unsigned long long)m->messages_total);
+    metric_header(t, "weir_signalling_notifications_total", "counter",
+                  "Notifications sent to clients.");
+    put(t, "weir_signalling_notifications_total %llu\n",
+        (unsigned long long)m->notifications_sent);
+    metric_header(t, "weir_signalling_errors_total", "counter",
+                  "Error answers sent, by JSON-RPC or application code.");
+    for (size_t i = 0; i < N_ERROR_CODES; i++)
+        put(t, "weir_signalling_errors_total{code=\"%d\"} %llu\n", error_codes[i],
+            (unsigned long long)m->errors_by_code[i]);
+    metric_header(t, "weir_signalling_abuse_disconnects_total", "counter",
+                  "Sockets closed for flooding or garbage.");
+    put(t, "weir_signalling_abuse_disconnects_total %llu\n",
+        (unsigned long long)m->abuse_disconnects);
+    metric_header(t, "weir_http_requests_total", "counter", "Plain HTTP requests served.");
+    put(t, "weir_http_requests_total %llu\n", (unsigned long long)m->http_requests_total);
+}
+
+char *weir_metrics_render(const weir_control *ctl, int64_t now_us)
+{
+    text t = {.buf = weir_malloc(4096), .len = 0, .cap = 4096};
+    metric_header(&t, "weir_build_info", "gauge", "Build information.");
+    put(&t, "weir_build_info{version=\"%s\"} 1\n", WEIR_VERSION);
+    metric_header(&t, "weir_uptime_seconds", "gauge", "Seconds since the server started.");
+    put(&t, "weir_uptime_seconds %.3f\n", (double)(now_us - ctl->started_us) / 1e6);
+    render_participants(&t, ctl);
+    render_workers(&t, ctl);
+    render_signalling(&t, &ctl->metrics);
+    return t.buf;
+}

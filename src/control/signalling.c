@@ -1,0 +1,266 @@
+#define WEIR_LOG_MODULE "control.signalling"
+#include "control/signalling.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "control/control.h"
+#include "control/jsonrpc.h"
+#include "control/jwt.h"
+#include "control/membership.h"
+#include "control/methods.h"
+#include "control/session.h"
+#include "weir/log.h"
+
+/* Application error codes of PROTOCOL.md (plus 501 for methods not live yet). */
+enum {
+    E_AUTH = 401,
+    E_FORBIDDEN = 403,
+    E_NOT_FOUND = 404,
+    E_CONFLICT = 409,
+    E_RATE = 429,
+    E_NOT_AVAILABLE = 501,
+};
+
+typedef struct call {
+    weir_session *s;
+    json_t *id; /* borrowed from msg */
+    const json_t *params;
+    const weir_method *method;
+} call;
+
+typedef void (*handler_fn)(weir_control *ctl, const call *c);
+
+static void reply(const call *c, json_t *result)
+{
+    weir_session_send(c->s, weir_rpc_result(c->id, result));
+}
+
+static void fail(const call *c, int code, const char *message)
+{
+    weir_session_log(c->s, WEIR_LOG_DEBUG, "error method=%s code=%d", c->method->name, code);
+    weir_session_send_error(c->s, c->id, code, message);
+}
+
+void weir_signalling_on_rejected(weir_session *s)
+{
+    s->reject_streak++;
+    int limit = s->ctl->cfg->abuse_disconnect_after;
+    if (limit > 0 && s->reject_streak >= limit && !s->closing) {
+        weir_session_log(s, WEIR_LOG_WARN, "abuse_disconnect streak=%d", s->reject_streak);
+        s->ctl->metrics.abuse_disconnects++;
+        if (s->participant)
+            weir_membership_leave(s->ctl, s->participant, "left");
+        weir_session_bye(s, "abuse", 1008);
+    }
+}
+
+/* Resolves role and identity from the token, or from params when auth is off. */
+static int authenticate(weir_control *ctl, const call *c, weir_join_request *req,
+                        weir_jwt_claims *claims, char *err, size_t errlen)
+{
+    const char *secret = ctl->cfg->auth_secret;
+    if (!secret[0]) {
+        const char *role = json_string_value(json_object_get(c->params, "role"));
+        req->role = WEIR_ROLE_STUDENT;
+        if (role)
+            weir_role_parse(role, &req->role);
+        req->identity = "";
+        return 0;
+    }
+    const char *token = json_string_value(json_object_get(c->params, "token"));
+    if (!token) {
+        snprintf(err, errlen, "token required: this server demands authentication");
+        return E_AUTH;
+    }
+    char why[128];
+    if (weir_jwt_verify(token, (const uint8_t *)secret, strlen(secret),
+                        weir_clock_wall_ms() / 1000, ctl->cfg->auth_leeway_s, claims, why,
+                        sizeof why) < 0) {
+        snprintf(err, errlen, "invalid token: %s", why);
+        return E_AUTH;
+    }
+    if (strcmp(claims->room, req->room_id) != 0) {
+        snprintf(err, errlen, "invalid token: not valid for room %s", req->room_id);
+        return E_AUTH;
+    }
+    if (weir_role_parse(claims->role, &req->role) < 0) {
+        snprintf(err, errlen, "invalid token: unknown role");
+        return E_AUTH;
+    }
+    req->identity = claims->sub;
+    if (claims->name[0])
+        req->display = claims->name;
+    return 0;
+}
+
+static json_t *participants_except(const weir_room *room, const weir_participant *self)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < weir_room_count(room); i++) {
+        const weir_participant *p = weir_room_at(room, i);
+        if (p != self)
+            json_array_append_new(list, weir_membership_participant_json(p));
+    }
+    return list;
+}
+
+static void handle_join(weir_control *ctl, const call *c)
+{
+    weir_session *s = c->s;
+    if (s->participant) {
+        fail(c, E_CONFLICT, "already in a room: leave first");
+        return;
+    }
+    weir_join_request req = {
+        .room_id = json_string_value(json_object_get(c->params, "room")),
+        .display = json_string_value(json_object_get(c->params, "display")),
+    };
+    weir_jwt_claims claims;
+    char err[256];
+    int code = authenticate(ctl, c, &req, &claims, err, sizeof err);
+    if (!code)
+        code = weir_membership_join(ctl, s, &req, err, sizeof err);
+    if (code) {
+        weir_session_log(s, WEIR_LOG_INFO, "join_refused room=%s code=%d", req.room_id, code);
+        fail(c, code, err);
+        return;
+    }
+    const weir_participant *p = s->participant;
+    json_t *result = json_pack("{s:o, s:o, s:o, s:[], s:[]}", "participant",
+                               weir_membership_participant_json(p), "room",
+                               weir_membership_room_json(p->room), "participants",
+                               participants_except(p->room, p), "tracks", "ice_servers");
+    reply(c, result);
+}
+
+static void handle_leave(weir_control *ctl, const call *c)
+{
+    weir_membership_leave(ctl, c->s->participant, "left");
+    reply(c, json_object());
+}
+
+static void handle_moderate(weir_control *ctl, const call *c)
+{
+    const char *action = json_string_value(json_object_get(c->params, "action"));
+    const char *target_id = json_string_value(json_object_get(c->params, "participant"));
+    weir_participant *self = c->s->participant;
+    weir_participant *target = weir_room_find(self->room, target_id);
+    if (!target) {
+        fail(c, E_NOT_FOUND, "no such participant in this room");
+        return;
+    }
+    if (strcmp(action, "mute") == 0) {
+        fail(c, E_NOT_AVAILABLE, "moderate mute: not available yet: tracks arrive with the media path");
+        return;
+    }
+    if (strcmp(action, "kick") == 0) {
+        weir_membership_kick(ctl, target, self->id);
+        reply(c, json_object());
+        return;
+    }
+    bool allow = strcmp(action, "allow_publish") == 0;
+    target->may_publish = allow;
+    if (target->session)
+        weir_session_notify(target->session, "moderated",
+                            json_pack("{s:s, s:s}", "action", action, "by", self->id));
+    reply(c, json_object());
+}
+
+/* Methods whose work needs the media path: validated and role-checked, then refused clearly. */
+static void handle_not_available(weir_control *ctl, const call *c)
+{
+    (void)ctl;
+    const weir_participant *p = c->s->participant;
+    if (c->method->id == WEIR_METHOD_PUBLISH && !p->may_publish) {
+        fail(c, E_FORBIDDEN, "publish: not allowed for you in this room (ask the teacher)");
+        return;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: not available yet: this build has no media path",
+             c->method->name);
+    fail(c, E_NOT_AVAILABLE, msg);
+}
+
+static const handler_fn handlers[WEIR_METHOD_COUNT] = {
+    [WEIR_METHOD_JOIN] = handle_join,
+    [WEIR_METHOD_LEAVE] = handle_leave,
+    [WEIR_METHOD_MODERATE] = handle_moderate,
+    [WEIR_METHOD_PUBLISH] = handle_not_available,
+    [WEIR_METHOD_ANSWER] = handle_not_available,
+    [WEIR_METHOD_TRICKLE] = handle_not_available,
+    [WEIR_METHOD_SUBSCRIBE] = handle_not_available,
+    [WEIR_METHOD_UNSUBSCRIBE] = handle_not_available,
+    [WEIR_METHOD_SET_PREFERENCES] = handle_not_available,
+    [WEIR_METHOD_MUTE] = handle_not_available,
+    [WEIR_METHOD_RECORD_START] = handle_not_available,
+    [WEIR_METHOD_RECORD_STOP] = handle_not_available,
+    [WEIR_METHOD_TAP_START] = handle_not_available,
+    [WEIR_METHOD_TAP_STOP] = handle_not_available,
+};
+
+/* Checks that precede any handler: method known, params valid, joined, role allowed. */
+static int admit_call(call *c, const char *name, char *err, size_t errlen)
+{
+    c->method = weir_method_find(name);
+    if (!c->method) {
+        snprintf(err, errlen, "unknown method: %.64s", name);
+        return WEIR_RPC_METHOD_NOT_FOUND;
+    }
+    int rc = weir_method_validate(c->method, c->params, err, errlen);
+    if (rc)
+        return rc;
+    const weir_participant *p = c->s->participant;
+    if (c->method->needs_room && !p) {
+        snprintf(err, errlen, "%s: join a room first", name);
+        return E_CONFLICT;
+    }
+    if (p && !(c->method->roles & WEIR_ROLE_BIT(p->role))) {
+        snprintf(err, errlen, "%s: not allowed for role %s", name, weir_role_name(p->role));
+        return E_FORBIDDEN;
+    }
+    return 0;
+}
+
+void weir_signalling_handle_message(weir_session *s, const char *buf, size_t len, int64_t now_us)
+{
+    weir_control *ctl = s->ctl;
+    ctl->metrics.messages_total++;
+    weir_rpc_msg msg;
+    json_t *err_id = NULL;
+    char err[256];
+    int rc = weir_rpc_parse(buf, len, &msg, &err_id, err, sizeof err);
+    if (rc < 0) {
+        weir_session_log(s, WEIR_LOG_DEBUG, "bad_message code=%d", rc);
+        weir_session_send_error(s, err_id, rc, err);
+        json_decref(err_id);
+        weir_signalling_on_rejected(s);
+        return;
+    }
+    if (!weir_token_bucket_take(&s->bucket, now_us)) {
+        if (msg.id)
+            weir_session_send_error(s, msg.id, E_RATE, "rate limited: slow down");
+        weir_rpc_msg_deinit(&msg);
+        weir_signalling_on_rejected(s);
+        return;
+    }
+    if (!msg.id) {
+        /* No client notification is defined yet; ignore unknown ones (JSON-RPC: no answer). */
+        weir_rpc_msg_deinit(&msg);
+        return;
+    }
+    call c = {.s = s, .id = msg.id, .params = msg.params};
+    rc = admit_call(&c, msg.method, err, sizeof err);
+    if (rc) {
+        weir_session_send_error(s, msg.id, rc, err);
+        if (rc == WEIR_RPC_METHOD_NOT_FOUND)
+            weir_signalling_on_rejected(s);
+        else
+            s->reject_streak = 0;
+    } else {
+        s->reject_streak = 0;
+        handlers[c.method->id](ctl, &c);
+    }
+    weir_rpc_msg_deinit(&msg);
+}
