@@ -15,38 +15,38 @@
 
 typedef struct weir_config {
     /* [server] */
-    char *listen_address;   /* "127.0.0.1" */
-    int listen_port;        /* 8088, 1..65535 (0 allowed: pick a free port, for tests) */
-    char *web_root;         /* WEIR_DEFAULT_WEB_ROOT (compile-time, the source tree's web/) */
-    char *tls_cert;         /* "" = plain HTTP; both tls_cert and tls_key or neither */
-    char *tls_key;          /* "" */
-    int workers;            /* 0 = one per core; 0..256 */
-    int max_participants;   /* server-wide capacity, 1000; 1..1000000 */
-    int shutdown_grace_ms;  /* time to flush `bye` frames on shutdown, 500; 0..10000 */
-    char *data_dir;         /* "var/weir": room logs, recordings (later issues) */
+    char *listen_address;  /* "127.0.0.1" */
+    int listen_port;       /* 8088, 1..65535 (0 allowed: pick a free port, for tests) */
+    char *web_root;        /* WEIR_DEFAULT_WEB_ROOT (compile-time, the source tree's web/) */
+    char *tls_cert;        /* "" = plain HTTP; both tls_cert and tls_key or neither */
+    char *tls_key;         /* "" */
+    int workers;           /* 0 = one per core; 0..256 */
+    int max_participants;  /* server-wide capacity, 1000; 1..1000000 */
+    int shutdown_grace_ms; /* time to flush `bye` frames on shutdown, 500; 0..10000 */
+    char *data_dir;        /* "var/weir": room logs, recordings (later issues) */
 
     /* [log] */
-    weir_log_level log_level;        /* info */
-    double log_participant_per_sec;  /* 2.0: log lines per second about one participant */
-    double log_participant_burst;    /* 20 */
+    weir_log_level log_level;       /* info */
+    double log_participant_per_sec; /* 2.0: log lines per second about one participant */
+    double log_participant_burst;   /* 20 */
 
     /* [rooms] */
-    bool rooms_auto_create;            /* true: `join` creates the room; false: admin API only */
-    int room_max_participants;         /* 100; 1..100000 */
-    bool rooms_auto_subscribe;         /* true */
-    bool students_publish_by_default;  /* true; false = students publish only when allowed */
+    bool rooms_auto_create;           /* true: `join` creates the room; false: admin API only */
+    int room_max_participants;        /* 100; 1..100000 */
+    bool rooms_auto_subscribe;        /* true */
+    bool students_publish_by_default; /* true; false = students publish only when allowed */
 
     /* [auth] */
-    char *auth_secret;      /* "" = auth off (dev); otherwise HS256 secret, >= 16 bytes */
-    int auth_leeway_s;      /* 30; 0..600 — clock skew allowed on exp/nbf */
-    char *admin_key;        /* "" = /api answers 403 */
-    int token_max_ttl_s;    /* 86400: longest token the admin API mints; 60..31536000 */
+    char *auth_secret;   /* "" = auth off (dev); otherwise HS256 secret, >= 16 bytes */
+    int auth_leeway_s;   /* 30; 0..600 — clock skew allowed on exp/nbf */
+    char *admin_key;     /* "" = /api answers 403 */
+    int token_max_ttl_s; /* 86400: longest token the admin API mints; 60..31536000 */
 
     /* [signalling] */
-    double rate_limit_per_sec;     /* 20 requests per second sustained per connection */
-    double rate_limit_burst;       /* 50 */
-    int abuse_disconnect_after;    /* 100: rate-limited or invalid messages in a row before disconnect */
-    int join_timeout_s;            /* 60: a socket that has not joined by then is closed (0 = never) */
+    double rate_limit_per_sec;  /* 20 requests per second sustained per connection */
+    double rate_limit_burst;    /* 50 */
+    int abuse_disconnect_after; /* 100: rejected messages in a row before disconnect */
+    int join_timeout_s;         /* 60: a socket that has not joined by then is closed (0 = never) */
 } weir_config;
 
 /** Largest config file weir_config_load_file accepts. */

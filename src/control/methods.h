@@ -46,8 +46,8 @@ typedef enum {
 typedef struct weir_method {
     weir_method_id id;
     const char *name;
-    unsigned roles;      /* WEIR_ROLE_BIT mask of roles allowed to call it */
-    bool needs_room;     /* must be joined first (everything but join) */
+    unsigned roles;  /* WEIR_ROLE_BIT mask of roles allowed to call it */
+    bool needs_room; /* must be joined first (everything but join) */
 } weir_method;
 
 /** Looks a method up by name; NULL when unknown (→ -32601). */
@@ -59,6 +59,11 @@ const weir_method *weir_method_get(weir_method_id id);
  * types, ranges and enums from PROTOCOL.md; unknown keys are ignored so
  * clients can add fields. Returns 0 or WEIR_RPC_INVALID_PARAMS (-32602) with
  * a message naming the param in err, e.g. "max_spatial: expected an integer 0..2".
+ * String limits count UTF-8 bytes. Integers must be JSON integers (1.0 is refused),
+ * booleans true/false. null counts as absent only where W3C makes it so (trickle's
+ * sdpMid, sdpMLineIndex) and as a value for trickle's candidate (end of candidates).
+ * Returns WEIR_RPC_METHOD_NOT_FOUND when m is NULL or has an id outside the table.
+ * err may be NULL.
  */
 int weir_method_validate(const weir_method *m, const json_t *params, char *err, size_t errlen);
 

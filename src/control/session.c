@@ -144,14 +144,38 @@ void weir_session_bye(weir_session *s, const char *reason, int close_code)
     weir_session_log(s, WEIR_LOG_INFO, "bye reason=%s", reason);
 }
 
+/*
+ * Sends our close frame and keeps the socket open until the client answers
+ * with its own (or the flush timeout fires). Closing the TCP socket at once
+ * would reset it while the client's last frames are unread in our receive
+ * buffer, and a reset makes the client's kernel drop what we sent before:
+ * the `bye` would be lost (RFC 6455 §7.1.1 lets the server wait for the
+ * client's close frame for exactly this reason).
+ */
+/*
+ * lws_close_reason() + returning -1 closes the TCP socket straight after the
+ * close frame; writing the frame ourselves keeps it open. Opcode 4 is lws's
+ * LWS_WRITE_CLOSE, which its public header leaves out (lws-write.h says
+ * "handled by lws_close_reason()") but lws_write() accepts.
+ */
+#define WRITE_CLOSE_FRAME ((enum lws_write_protocol)4)
+
+static int send_close_frame(weir_session *s)
+{
+    unsigned char frame[LWS_PRE + 2];
+    frame[LWS_PRE] = (unsigned char)(s->close_code >> 8);
+    frame[LWS_PRE + 1] = (unsigned char)(s->close_code & 0xff);
+    s->close_sent = true;
+    return lws_write(s->wsi, frame + LWS_PRE, 2, WRITE_CLOSE_FRAME) < 2 ? -1 : 0;
+}
+
 int weir_session_on_writeable(weir_session *s)
 {
     out_msg *m = s->out_head;
     if (!m) {
-        if (!s->closing)
-            return 0;
-        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, NULL, 0);
-        return -1;
+        if (s->closing && !s->close_sent)
+            return send_close_frame(s);
+        return 0;
     }
     int n = lws_write(s->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
     if (n < (int)m->len)

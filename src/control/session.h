@@ -38,6 +38,7 @@ typedef struct weir_session {
     size_t out_bytes;
     bool closing;                 /* bye sent: close once the queue is flushed */
     int close_code;
+    bool close_sent;              /* our close frame is out; waiting for the client's */
     int reject_streak;            /* rejected messages in a row */
     bool ever_joined;
     int64_t opened_us;
