@@ -5,6 +5,7 @@
  */
 #define WEIR_LOG_MODULE "main"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "control/cli.h"
 #include "control/config.h"
 #include "control/control.h"
+#include "weir/alloc.h"
 #include "weir/log.h"
 
 /*
@@ -78,6 +80,8 @@ static int serve(weir_config *cfg)
 
 int main(int argc, char **argv)
 {
+    /* jansson allocates through ours, so running out of memory aborts like everywhere else. */
+    json_set_alloc_funcs(weir_malloc, weir_free);
     weir_cli cli;
     char err[256];
     if (weir_cli_parse(argc, argv, &cli, err, sizeof err) < 0) {
