@@ -171,8 +171,8 @@ static int mint_token(const request *r, json_t **out)
     snprintf(claims.role, sizeof claims.role, "%s", role);
     snprintf(claims.name, sizeof claims.name, "%s", name ? name : "");
     claims.exp = weir_clock_wall_ms() / 1000 + ttl;
-    char *token = weir_jwt_sign(&claims, (const uint8_t *)cfg->auth_secret,
-                                strlen(cfg->auth_secret));
+    char *token =
+        weir_jwt_sign(&claims, (const uint8_t *)cfg->auth_secret, strlen(cfg->auth_secret));
     *out = json_pack("{s:s, s:I}", "token", token, "expires_at", (json_int_t)claims.exp);
     weir_free(token);
     WEIR_LOG_INFO("token_minted room=%s sub=%s role=%s ttl_s=%d", room, sub, role, ttl);

@@ -35,8 +35,18 @@ static int parse_int(const char *s, long min, long max, long *out)
     return 0;
 }
 
-enum { OPT_LISTEN = 256, OPT_PORT, OPT_LOG_LEVEL, OPT_WORKERS, OPT_SECRET, OPT_ROOM, OPT_SUB,
-       OPT_ROLE, OPT_NAME, OPT_TTL };
+enum {
+    OPT_LISTEN = 256,
+    OPT_PORT,
+    OPT_LOG_LEVEL,
+    OPT_WORKERS,
+    OPT_SECRET,
+    OPT_ROOM,
+    OPT_SUB,
+    OPT_ROLE,
+    OPT_NAME,
+    OPT_TTL
+};
 
 static const struct option serve_options[] = {
     {"config", required_argument, NULL, 'c'},
@@ -50,10 +60,14 @@ static const struct option serve_options[] = {
 };
 
 static const struct option token_options[] = {
-    {"config", required_argument, NULL, 'c'}, {"secret", required_argument, NULL, OPT_SECRET},
-    {"room", required_argument, NULL, OPT_ROOM}, {"sub", required_argument, NULL, OPT_SUB},
-    {"role", required_argument, NULL, OPT_ROLE}, {"name", required_argument, NULL, OPT_NAME},
-    {"ttl", required_argument, NULL, OPT_TTL},   {"help", no_argument, NULL, 'h'},
+    {"config", required_argument, NULL, 'c'},
+    {"secret", required_argument, NULL, OPT_SECRET},
+    {"room", required_argument, NULL, OPT_ROOM},
+    {"sub", required_argument, NULL, OPT_SUB},
+    {"role", required_argument, NULL, OPT_ROLE},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"ttl", required_argument, NULL, OPT_TTL},
+    {"help", no_argument, NULL, 'h'},
     {0},
 };
 
@@ -61,16 +75,36 @@ static int apply_option(weir_cli *cli, int opt, const char *arg, char *err, size
 {
     long v;
     switch (opt) {
-    case 'c': cli->config_path = arg; return 0;
-    case OPT_LISTEN: cli->listen_address = arg; return 0;
-    case OPT_LOG_LEVEL: cli->log_level = arg; return 0;
-    case OPT_SECRET: cli->secret = arg; return 0;
-    case OPT_ROOM: cli->room = arg; return 0;
-    case OPT_SUB: cli->sub = arg; return 0;
-    case OPT_ROLE: cli->role = arg; return 0;
-    case OPT_NAME: cli->name = arg; return 0;
-    case 'h': cli->mode = WEIR_CLI_HELP; return 0;
-    case 'V': cli->mode = WEIR_CLI_VERSION; return 0;
+    case 'c':
+        cli->config_path = arg;
+        return 0;
+    case OPT_LISTEN:
+        cli->listen_address = arg;
+        return 0;
+    case OPT_LOG_LEVEL:
+        cli->log_level = arg;
+        return 0;
+    case OPT_SECRET:
+        cli->secret = arg;
+        return 0;
+    case OPT_ROOM:
+        cli->room = arg;
+        return 0;
+    case OPT_SUB:
+        cli->sub = arg;
+        return 0;
+    case OPT_ROLE:
+        cli->role = arg;
+        return 0;
+    case OPT_NAME:
+        cli->name = arg;
+        return 0;
+    case 'h':
+        cli->mode = WEIR_CLI_HELP;
+        return 0;
+    case 'V':
+        cli->mode = WEIR_CLI_VERSION;
+        return 0;
     case OPT_PORT:
         if (parse_int(arg, 0, 65535, &v) < 0)
             break;

@@ -22,7 +22,6 @@ typedef struct ticker {
     weir_control *ctl;
 } ticker;
 
-
 static void wake_control(void *arg)
 {
     weir_control *ctl = arg;

@@ -31,11 +31,11 @@ typedef struct weir_control {
     int n_workers;
     weir_session *sessions; /* every open WebSocket, doubly linked */
     weir_metrics metrics;
-    void *ticker;           /* housekeeping timer (control.c) */
+    void *ticker; /* housekeeping timer (control.c) */
     weir_rand rand;
     /* state: */
     uint64_t next_peer_id;
-    int listen_port;        /* the bound port (differs from cfg when cfg says 0) */
+    int listen_port; /* the bound port (differs from cfg when cfg says 0) */
     int64_t started_us;
     bool shutting_down;
     int64_t shutdown_deadline_us;

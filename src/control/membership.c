@@ -75,8 +75,9 @@ static weir_participant *new_participant(weir_control *ctl, const weir_join_requ
              req->display && req->display[0] ? req->display : p->id);
     snprintf(p->identity, sizeof p->identity, "%s", req->identity ? req->identity : "");
     p->role = req->role;
-    p->may_publish = req->role == WEIR_ROLE_TEACHER ||
-                     (req->role == WEIR_ROLE_STUDENT && weir_room_options_get(room)->students_publish);
+    p->may_publish =
+        req->role == WEIR_ROLE_TEACHER ||
+        (req->role == WEIR_ROLE_STUDENT && weir_room_options_get(room)->students_publish);
     p->joined_ms = weir_clock_wall_ms();
     p->worker_index = -1;
     return p;
@@ -110,8 +111,9 @@ int weir_membership_join(weir_control *ctl, weir_session *s, const weir_join_req
     p->worker_index = weir_control_place_peer(ctl, p->id, &p->peer_id);
     WEIR_LOG_INFO("joined room=%s participant=%s role=%s worker=%d", req->room_id, p->id,
                   weir_role_name(p->role), p->worker_index);
-    weir_membership_broadcast(room, p, "participant_joined",
-                              json_pack("{s:o}", "participant", weir_membership_participant_json(p)));
+    weir_membership_broadcast(
+        room, p, "participant_joined",
+        json_pack("{s:o}", "participant", weir_membership_participant_json(p)));
     return 0;
 }
 
@@ -122,10 +124,10 @@ void weir_membership_leave(weir_control *ctl, weir_participant *p, const char *r
         weir_room_remove(room, p);
         WEIR_LOG_INFO("left room=%s participant=%s reason=%s", weir_room_id(room), p->id, reason);
         if (!ctl->shutting_down)
-            weir_membership_broadcast(
-                room, NULL, "participant_left",
-                json_pack("{s:o, s:s}", "participant", weir_membership_participant_json(p),
-                          "reason", reason));
+            weir_membership_broadcast(room, NULL, "participant_left",
+                                      json_pack("{s:o, s:s}", "participant",
+                                                weir_membership_participant_json(p), "reason",
+                                                reason));
         drop_room_if_unused(ctl, room);
     }
     if (p->worker_index >= 0)

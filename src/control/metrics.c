@@ -94,8 +94,7 @@ static void render_signalling(text *t, const weir_metrics *m)
     put(t, "weir_signalling_messages_total %llu\n", (unsigned long long)m->messages_total);
     metric_header(t, "weir_signalling_notifications_total", "counter",
                   "Notifications sent to clients.");
-    put(t, "weir_signalling_notifications_total %llu\n",
-        (unsigned long long)m->notifications_sent);
+    put(t, "weir_signalling_notifications_total %llu\n", (unsigned long long)m->notifications_sent);
     metric_header(t, "weir_signalling_errors_total", "counter",
                   "Error answers sent, by JSON-RPC or application code.");
     for (size_t i = 0; i < N_ERROR_CODES; i++)

@@ -9,9 +9,11 @@
 #include <stdint.h>
 
 /* Error codes counted by weir_signalling_errors_total{code=...}. */
-#define WEIR_METRICS_ERROR_CODES                                                                   \
-    X(-32700) X(-32600) X(-32601) X(-32602) X(-32603) X(401) X(403) X(404) X(409) X(413) X(429)    \
-        X(501) X(503)
+/* clang-format off */
+#define WEIR_METRICS_ERROR_CODES \
+    X(-32700) X(-32600) X(-32601) X(-32602) X(-32603) \
+    X(401) X(403) X(404) X(409) X(413) X(429) X(501) X(503)
+/* clang-format on */
 
 typedef struct weir_metrics {
     uint64_t messages_total;     /* signalling frames received */

@@ -27,8 +27,8 @@ typedef struct weir_participant {
     bool may_publish;
     int64_t joined_ms;
     /* borrowed: */
-    weir_room *room;  /* NULL until admitted */
-    void *session;    /* the signalling session that owns this participant */
+    weir_room *room; /* NULL until admitted */
+    void *session;   /* the signalling session that owns this participant */
     /* media placement: */
     int worker_index;
     uint64_t peer_id;
@@ -37,7 +37,7 @@ typedef struct weir_participant {
 typedef struct weir_room_options {
     int max_participants;
     bool auto_subscribe;
-    bool students_publish;  /* students may publish without being allowed first */
+    bool students_publish; /* students may publish without being allowed first */
 } weir_room_options;
 
 typedef enum {

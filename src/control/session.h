@@ -24,25 +24,25 @@ typedef struct out_msg out_msg;
 typedef struct weir_session {
     /* borrowed: */
     weir_control *ctl;
-    struct lws *wsi;              /* NULL once the socket is gone */
+    struct lws *wsi; /* NULL once the socket is gone */
     /* owned: */
     weir_participant *participant; /* NULL when not in a room */
-    char *rx;                     /* message being reassembled */
+    char *rx;                      /* message being reassembled */
     out_msg *out_head, *out_tail;
     /* state: */
     size_t rx_len;
     size_t rx_cap;
-    bool rx_overflow;             /* current message passed the frame cap: drop it, answer 413 */
+    bool rx_overflow; /* current message passed the frame cap: drop it, answer 413 */
     bool rx_binary;
-    bool rx_in_message;           /* between the first chunk and the final one */
+    bool rx_in_message; /* between the first chunk and the final one */
     size_t out_bytes;
-    bool closing;                 /* bye sent: close once the queue is flushed */
+    bool closing; /* bye sent: close once the queue is flushed */
     int close_code;
-    bool close_sent;              /* our close frame is out; waiting for the client's */
-    int reject_streak;            /* rejected messages in a row */
+    bool close_sent;   /* our close frame is out; waiting for the client's */
+    int reject_streak; /* rejected messages in a row */
     bool ever_joined;
     int64_t opened_us;
-    uint64_t serial;              /* for logs: session number */
+    uint64_t serial; /* for logs: session number */
     weir_token_bucket bucket;
     weir_lograte lograte;
     struct weir_session *prev, *next; /* in ctl->sessions */

@@ -75,9 +75,8 @@ static int authenticate(weir_control *ctl, const call *c, weir_join_request *req
         return E_AUTH;
     }
     char why[128];
-    if (weir_jwt_verify(token, (const uint8_t *)secret, strlen(secret),
-                        weir_clock_wall_ms() / 1000, ctl->cfg->auth_leeway_s, claims, why,
-                        sizeof why) < 0) {
+    if (weir_jwt_verify(token, (const uint8_t *)secret, strlen(secret), weir_clock_wall_ms() / 1000,
+                        ctl->cfg->auth_leeway_s, claims, why, sizeof why) < 0) {
         snprintf(err, errlen, "invalid token: %s", why);
         return E_AUTH;
     }
@@ -128,10 +127,10 @@ static void handle_join(weir_control *ctl, const call *c)
         return;
     }
     const weir_participant *p = s->participant;
-    json_t *result = json_pack("{s:o, s:o, s:o, s:[], s:[]}", "participant",
-                               weir_membership_participant_json(p), "room",
-                               weir_membership_room_json(p->room), "participants",
-                               participants_except(p->room, p), "tracks", "ice_servers");
+    json_t *result =
+        json_pack("{s:o, s:o, s:o, s:[], s:[]}", "participant", weir_membership_participant_json(p),
+                  "room", weir_membership_room_json(p->room), "participants",
+                  participants_except(p->room, p), "tracks", "ice_servers");
     reply(c, result);
 }
 
@@ -152,7 +151,8 @@ static void handle_moderate(weir_control *ctl, const call *c)
         return;
     }
     if (strcmp(action, "mute") == 0) {
-        fail(c, E_NOT_AVAILABLE, "moderate mute: not available yet: tracks arrive with the media path");
+        fail(c, E_NOT_AVAILABLE,
+             "moderate mute: not available yet: tracks arrive with the media path");
         return;
     }
     if (strcmp(action, "kick") == 0) {

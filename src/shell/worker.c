@@ -34,7 +34,7 @@ struct weir_worker {
     int command_fd;      /* eventfd: commands waiting */
     GMainContext *context;
     GMainLoop *loop;
-    GHashTable *peers;   /* peer_id (uint64 key) → participant id (heap string) */
+    GHashTable *peers; /* peer_id (uint64 key) → participant id (heap string) */
     pthread_t thread;
     /* state: */
     int index;

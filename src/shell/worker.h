@@ -25,8 +25,8 @@ typedef enum {
 
 typedef struct weir_worker_cmd {
     weir_worker_cmd_type type;
-    uint64_t peer_id;          /* control-assigned, unique for the process' life */
-    char participant_id[48];   /* for logs */
+    uint64_t peer_id;        /* control-assigned, unique for the process' life */
+    char participant_id[48]; /* for logs */
 } weir_worker_cmd;
 
 typedef enum {

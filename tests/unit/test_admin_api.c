@@ -46,13 +46,16 @@ Test(admin_api, auth_rules)
         const char *auth;
         int status;
     } rows[] = {
-        {NULL, 401}, {"Bearer wrong", 401}, {"admin-key-for-tests", 401},
-        {"Bearer admin-key-for-tests-longer", 401}, {AUTH, 200},
+        {NULL, 401},
+        {"Bearer wrong", 401},
+        {"admin-key-for-tests", 401},
+        {"Bearer admin-key-for-tests-longer", 401},
+        {AUTH, 200},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         json_t *out = NULL;
-        cr_expect_eq(call("GET", "/api/rooms", rows[i].auth, NULL, &out), rows[i].status,
-                     "row %zu", i);
+        cr_expect_eq(call("GET", "/api/rooms", rows[i].auth, NULL, &out), rows[i].status, "row %zu",
+                     i);
         json_decref(out);
     }
 }

@@ -21,8 +21,9 @@ Test(cli, serve_options)
 {
     weir_cli cli;
     char err[128];
-    cr_assert_eq(parse(&cli, "weir -c my.conf --listen 0.0.0.0 --port 9000 --log-level debug "
-                             "--workers 3",
+    cr_assert_eq(parse(&cli,
+                       "weir -c my.conf --listen 0.0.0.0 --port 9000 --log-level debug "
+                       "--workers 3",
                        err, sizeof err),
                  0, "%s", err);
     cr_assert_eq(cli.mode, WEIR_CLI_SERVE);
@@ -58,8 +59,13 @@ Test(cli, defaults_leave_config_alone)
 Test(cli, errors)
 {
     const char *rows[] = {
-        "weir --port 70000", "weir --port abc", "weir --workers -1", "weir --bogus",
-        "weir extra-arg",    "weir token --room r --sub u", "weir token --room r --role x",
+        "weir --port 70000",
+        "weir --port abc",
+        "weir --workers -1",
+        "weir --bogus",
+        "weir extra-arg",
+        "weir token --room r --sub u",
+        "weir token --room r --role x",
         "weir --port",
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -82,8 +88,9 @@ Test(cli, token_and_info_modes)
 {
     weir_cli cli;
     char err[128];
-    cr_assert_eq(parse(&cli, "weir token --secret s --room r1 --sub u1 --role teacher --name Ada "
-                             "--ttl 60",
+    cr_assert_eq(parse(&cli,
+                       "weir token --secret s --room r1 --sub u1 --role teacher --name Ada "
+                       "--ttl 60",
                        err, sizeof err),
                  0, "%s", err);
     cr_assert_eq(cli.mode, WEIR_CLI_TOKEN);

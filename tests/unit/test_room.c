@@ -6,8 +6,8 @@
 
 static weir_room_options opts(int max)
 {
-    return (weir_room_options){.max_participants = max, .auto_subscribe = true,
-                               .students_publish = true};
+    return (weir_room_options){
+        .max_participants = max, .auto_subscribe = true, .students_publish = true};
 }
 
 static weir_participant person(const char *id)
@@ -25,8 +25,13 @@ Test(room, ids_are_validated)
         const char *id;
         bool ok;
     } rows[] = {
-        {"math-101", true}, {"a", true}, {"A.b_c-9", true}, {"", false}, {"has space", false},
-        {"slash/no", false}, {"ümlaut", false},
+        {"math-101", true},
+        {"a", true},
+        {"A.b_c-9", true},
+        {"", false},
+        {"has space", false},
+        {"slash/no", false},
+        {"ümlaut", false},
         {"0123456789012345678901234567890123456789012345678901234567890123", true},
         {"01234567890123456789012345678901234567890123456789012345678901234", false},
     };
