@@ -14,7 +14,6 @@ must hold whatever the abuser's socket does.
 import asyncio
 import json
 
-import pytest
 
 from conftest import ConnectionClosedError, connect, joined, unique_room
 
