@@ -81,12 +81,12 @@ int weir_rtcp_validate(const uint8_t *buf, size_t len);
 
 typedef struct weir_rtcp_report_block {
     uint32_t ssrc;
-    uint8_t fraction_lost;    /* fixed point /256 */
-    int32_t cumulative_lost;  /* 24-bit signed: duplicates can make it negative */
-    uint32_t highest_seq;     /* extended highest sequence number received */
-    uint32_t jitter;          /* in timestamp units */
-    uint32_t lsr;             /* middle 32 bits of the last SR's NTP time */
-    uint32_t dlsr;            /* 1/65536 s */
+    uint8_t fraction_lost;   /* fixed point /256 */
+    int32_t cumulative_lost; /* 24-bit signed: duplicates can make it negative */
+    uint32_t highest_seq;    /* extended highest sequence number received */
+    uint32_t jitter;         /* in timestamp units */
+    uint32_t lsr;            /* middle 32 bits of the last SR's NTP time */
+    uint32_t dlsr;           /* 1/65536 s */
 } weir_rtcp_report_block;
 
 /** Report blocks as they sit on the wire (24 bytes each). */
@@ -169,7 +169,7 @@ int weir_rtcp_sdes_write(uint8_t *out, size_t cap, uint32_t ssrc, const char *cn
 /* ---- BYE (RFC 3550 §6.6) ---- */
 
 typedef struct weir_rtcp_bye {
-    const uint8_t *ssrcs; /* count big-endian words */
+    const uint8_t *ssrcs;  /* count big-endian words */
     const uint8_t *reason; /* NULL when absent; not NUL-terminated */
     uint8_t count;
     uint8_t reason_len;

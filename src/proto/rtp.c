@@ -216,7 +216,8 @@ int weir_rtp_ext_rewrite(const weir_rtp *h, uint8_t *buf, uint8_t id, const uint
         buf[e.off - 1] = (uint8_t)len;
     }
     /* val may be the element's own bytes (or overlap them) */
-    memmove(buf + e.off, val, len);
+    if (len)
+        memmove(buf + e.off, val, len);
     memset(buf + e.off + len, 0, e.len - len);
     return 0;
 }
@@ -231,8 +232,7 @@ int weir_rtp_ext_write(uint8_t *out, size_t cap, const weir_rtp_ext *elems, size
     for (size_t i = 0; i < n; i++) {
         if (elems[i].id == 0)
             return -WEIR_EINVAL;
-        if (elems[i].id > ONE_BYTE_MAX_ID || elems[i].len == 0 ||
-            elems[i].len > ONE_BYTE_MAX_LEN)
+        if (elems[i].id > ONE_BYTE_MAX_ID || elems[i].len == 0 || elems[i].len > ONE_BYTE_MAX_LEN)
             one_byte = false;
     }
     size_t hdr_len = one_byte ? 1 : 2;

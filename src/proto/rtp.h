@@ -106,9 +106,10 @@ typedef struct weir_rtp_ext_iter {
 void weir_rtp_ext_iter_init(weir_rtp_ext_iter *it, const weir_rtp *h, const uint8_t *buf);
 /**
  * Next element, skipping padding bytes: 1 with *out filled, 0 at the end
- * (including at a one-byte ID 15, which RFC 8285 §4.2 says ends processing),
+ * (including at a one-byte ID 15, which RFC 8285 §4.2 says ends processing,
+ * and at a one-byte ID 0 with a non-zero length, where libwebrtc stops too),
  * -WEIR_EINVAL when an element overruns the block. Elements returned before
- * an error are valid.
+ * an error are valid; after 0 or an error the iterator stays finished.
  */
 int weir_rtp_ext_iter_next(weir_rtp_ext_iter *it, weir_rtp_ext *out);
 /** First element with this id: 0, -WEIR_ENOTFOUND, or -WEIR_EINVAL (malformed block). */
