@@ -1,0 +1,268 @@
+/*
+ * SRTP over libsrtp2 (see srtp.h). Two sessions per peer because libsrtp
+ * allows one wildcard template per session and the two directions use
+ * different master keys (RFC 5764 §4.2: client and server write keys).
+ */
+#define WEIR_LOG_MODULE "peer.srtp"
+
+#include "peer/srtp.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <srtp2/srtp.h>
+#include <string.h>
+
+#include "weir/alloc.h"
+#include "weir/log.h"
+
+#define RTP_MIN_HEADER 12
+#define RTCP_MIN_HEADER 8
+
+struct weir_srtp {
+    /* owned: */
+    srtp_t tx; /* ssrc_any_outbound, local write key */
+    srtp_t rx; /* ssrc_any_inbound, remote write key */
+    /* state: */
+    weir_srtp_profile profile;
+    int last_status;
+};
+
+static const char *const status_names[] = {
+    "ok",         "fail",      "bad_param",   "alloc_fail",  "dealloc_fail", "init_fail",
+    "terminus",   "auth_fail", "cipher_fail", "replay_fail", "replay_old",   "algo_fail",
+    "no_such_op", "no_ctx",    "cant_check",  "key_expired", "socket_err",   "signal_err",
+    "nonce_bad",  "read_fail", "write_fail",  "parse_err",   "encode_err",   "semaphore_err",
+    "pfkey_err",  "bad_mki",   "pkt_idx_old", "pkt_idx_adv",
+};
+
+const char *weir_srtp_status_name(int status)
+{
+    if (status >= 0 && (size_t)status < sizeof status_names / sizeof status_names[0])
+        return status_names[status];
+    return "unknown";
+}
+
+/* libsrtp reports from its data path too (e.g. per bad packet); keep it at debug. */
+static void on_srtp_log(srtp_log_level_t level, const char *msg, void *data)
+{
+    (void)data;
+    WEIR_LOG_DEBUG("libsrtp level=%d msg=\"%s\"", (int)level, msg);
+}
+
+/*
+ * libsrtp's crypto kernel is process-wide and srtp_init() is not idempotent
+ * (a second call fails registering its debug module again), so this flag
+ * mirrors libsrtp's own global. Set from main before workers start.
+ */
+static bool srtp_ready;
+
+int weir_srtp_global_init(void)
+{
+    if (srtp_ready)
+        return 0;
+    srtp_install_log_handler(on_srtp_log, NULL);
+    srtp_err_status_t st = srtp_init();
+    if (st != srtp_err_status_ok) {
+        WEIR_LOG_ERROR("init_failed status=%s", weir_srtp_status_name((int)st));
+        return -WEIR_EIO;
+    }
+    srtp_ready = true;
+    return 0;
+}
+
+const char *weir_srtp_version(void)
+{
+    return srtp_get_version_string();
+}
+
+int weir_srtp_profile_lengths(weir_srtp_profile profile, size_t *key_len, size_t *salt_len)
+{
+    /* RFC 5764 §4.1.2 (AES_CM: 128-bit key, 112-bit salt), RFC 7714 §12 (GCM: 96-bit salt). */
+    switch (profile) {
+    case WEIR_SRTP_PROFILE_AES128_CM_SHA1_80:
+        *key_len = 16;
+        *salt_len = 14;
+        return 0;
+    case WEIR_SRTP_PROFILE_AEAD_AES_128_GCM:
+        *key_len = 16;
+        *salt_len = 12;
+        return 0;
+    default:
+        return -WEIR_EUNSUPPORTED;
+    }
+}
+
+const char *weir_srtp_profile_name(weir_srtp_profile profile)
+{
+    switch (profile) {
+    case WEIR_SRTP_PROFILE_AES128_CM_SHA1_80:
+        return "SRTP_AES128_CM_SHA1_80";
+    case WEIR_SRTP_PROFILE_AEAD_AES_128_GCM:
+        return "SRTP_AEAD_AES_128_GCM";
+    default:
+        return "none";
+    }
+}
+
+static void set_crypto_policy(srtp_policy_t *p, weir_srtp_profile profile)
+{
+    if (profile == WEIR_SRTP_PROFILE_AEAD_AES_128_GCM) {
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtp);
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtcp);
+    } else {
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p->rtp);
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p->rtcp);
+    }
+}
+
+static srtp_err_status_t create_session(srtp_t *out, weir_srtp_profile profile, const uint8_t *key,
+                                        const uint8_t *salt, size_t key_len, size_t salt_len,
+                                        srtp_ssrc_type_t dir, const weir_srtp_options *o)
+{
+    /* libsrtp takes the master key and salt as one concatenated buffer. */
+    uint8_t master[WEIR_SRTP_MAX_KEY_LEN + WEIR_SRTP_MAX_SALT_LEN];
+    memcpy(master, key, key_len);
+    memcpy(master + key_len, salt, salt_len);
+    srtp_policy_t p;
+    memset(&p, 0, sizeof p);
+    set_crypto_policy(&p, profile);
+    p.ssrc.type = dir;
+    p.key = master;
+    p.window_size = o->window_size;
+    p.allow_repeat_tx = dir == ssrc_any_outbound && o->allow_repeat_tx;
+    srtp_err_status_t st = srtp_create(out, &p);
+    OPENSSL_cleanse(master, sizeof master);
+    return st;
+}
+
+weir_srtp *weir_srtp_create(const weir_srtp_keys *keys, const weir_srtp_options *opts)
+{
+    weir_srtp_options o = {WEIR_SRTP_DEFAULT_WINDOW, true};
+    if (opts) {
+        o = *opts;
+        if (o.window_size == 0)
+            o.window_size = WEIR_SRTP_DEFAULT_WINDOW;
+    }
+    size_t key_len, salt_len;
+    if (!keys || weir_srtp_profile_lengths(keys->profile, &key_len, &salt_len) != 0 ||
+        keys->key_len != key_len || keys->salt_len != salt_len || o.window_size < 64 ||
+        o.window_size >= 0x8000) {
+        WEIR_LOG_WARN("create_rejected profile=%s window=%u",
+                      keys ? weir_srtp_profile_name(keys->profile) : "-", o.window_size);
+        return NULL;
+    }
+    weir_srtp *s = WEIR_NEW(weir_srtp);
+    s->profile = keys->profile;
+    srtp_err_status_t st = create_session(&s->tx, keys->profile, keys->local_key, keys->local_salt,
+                                          key_len, salt_len, ssrc_any_outbound, &o);
+    if (st == srtp_err_status_ok)
+        st = create_session(&s->rx, keys->profile, keys->remote_key, keys->remote_salt, key_len,
+                            salt_len, ssrc_any_inbound, &o);
+    if (st != srtp_err_status_ok) {
+        WEIR_LOG_ERROR("create_failed profile=%s status=%s", weir_srtp_profile_name(keys->profile),
+                       weir_srtp_status_name((int)st));
+        goto fail;
+    }
+    return s;
+fail:
+    weir_srtp_destroy(s);
+    return NULL;
+}
+
+void weir_srtp_destroy(weir_srtp *s)
+{
+    if (!s)
+        return;
+    /* srtp_dealloc zeroes the session keys before freeing. */
+    if (s->tx)
+        srtp_dealloc(s->tx);
+    if (s->rx)
+        srtp_dealloc(s->rx);
+    weir_free(s);
+}
+
+static int map_status(weir_srtp *s, srtp_err_status_t st)
+{
+    if (st == srtp_err_status_ok)
+        return 0;
+    s->last_status = (int)st;
+    switch (st) {
+    case srtp_err_status_auth_fail: /* also a GCM tag mismatch (srtp_unprotect_aead) */
+        return -WEIR_SRTP_EAUTH;
+    case srtp_err_status_replay_fail:
+    case srtp_err_status_replay_old:
+    case srtp_err_status_pkt_idx_old:
+        return -WEIR_SRTP_EREPLAY;
+    case srtp_err_status_bad_param:
+    case srtp_err_status_parse_err:
+    case srtp_err_status_bad_mki:
+        return -WEIR_EINVAL;
+    case srtp_err_status_no_ctx:
+        return -WEIR_ENOTFOUND;
+    default:
+        return -WEIR_EIO;
+    }
+}
+
+typedef srtp_err_status_t (*srtp_op)(srtp_t, void *, int *);
+
+static int run(weir_srtp *s, srtp_t session, srtp_op op, uint8_t *buf, size_t *len, size_t cap,
+               size_t min_len, size_t overhead)
+{
+    if (!buf || *len < min_len) {
+        s->last_status = (int)srtp_err_status_bad_param;
+        return -WEIR_EINVAL;
+    }
+    if (cap < *len + overhead || *len + overhead > (size_t)INT_MAX) {
+        s->last_status = (int)srtp_err_status_bad_param;
+        return -WEIR_ETOOBIG;
+    }
+    int n = (int)*len;
+    int rc = map_status(s, op(session, buf, &n));
+    if (rc == 0)
+        *len = (size_t)n;
+    return rc;
+}
+
+int weir_srtp_protect_rtp(weir_srtp *s, uint8_t *buf, size_t *len, size_t cap)
+{
+    return run(s, s->tx, srtp_protect, buf, len, cap, RTP_MIN_HEADER, WEIR_SRTP_MAX_RTP_OVERHEAD);
+}
+
+int weir_srtp_unprotect_rtp(weir_srtp *s, uint8_t *buf, size_t *len)
+{
+    return run(s, s->rx, srtp_unprotect, buf, len, *len, RTP_MIN_HEADER, 0);
+}
+
+int weir_srtp_protect_rtcp(weir_srtp *s, uint8_t *buf, size_t *len, size_t cap)
+{
+    return run(s, s->tx, srtp_protect_rtcp, buf, len, cap, RTCP_MIN_HEADER,
+               WEIR_SRTP_MAX_RTCP_OVERHEAD);
+}
+
+int weir_srtp_unprotect_rtcp(weir_srtp *s, uint8_t *buf, size_t *len)
+{
+    return run(s, s->rx, srtp_unprotect_rtcp, buf, len, *len, RTCP_MIN_HEADER, 0);
+}
+
+int weir_srtp_remove_ssrc(weir_srtp *s, uint32_t ssrc, bool outbound)
+{
+    /* libsrtp looks streams up by the SSRC as it sits in the packet (network order). */
+    srtp_err_status_t st = srtp_remove_stream(outbound ? s->tx : s->rx, htonl(ssrc));
+    if (st != srtp_err_status_ok) {
+        s->last_status = (int)st;
+        return -WEIR_ENOTFOUND;
+    }
+    return 0;
+}
+
+weir_srtp_profile weir_srtp_get_profile(const weir_srtp *s)
+{
+    return s->profile;
+}
+
+int weir_srtp_last_status(const weir_srtp *s)
+{
+    return s->last_status;
+}
