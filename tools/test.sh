@@ -142,6 +142,25 @@ stage_format() {
     record format fail count "0,1,0" "${#bad[@]} of ${#files[@]} files not formatted: $listed"
 }
 
+# The sans-IO layers must stay pure (ARCHITECTURE.md): no sockets, clocks, sleeps,
+# locks, threads or file I/O under src/proto, src/rtc and src/peer. A line that
+# must do one of these (start-up only) says so with "purity: start-up only".
+stage_purity() {
+    begin purity "no I/O, clock, lock or thread in src/proto src/rtc src/peer"
+    local pattern='\b(socket|bind|connect|send|sendto|sendmsg|sendmmsg|recv|recvfrom|recvmsg|recvmmsg|poll|epoll_[a-z]+|select|clock_gettime|gettimeofday|time|sleep|usleep|nanosleep|pthread_[a-z_]+|mtx_[a-z]+|thrd_[a-z]+|fopen|open|read|write|BIO_new_file)[[:space:]]*\('
+    local hits
+    hits=$(grep -nE "$pattern" src/proto/*.c src/rtc/*.c src/peer/*.c 2>/dev/null |
+        grep -v 'purity: start-up only' | grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)')
+    if [ -z "$hits" ]; then
+        echo "pure"
+        record purity pass count "1,0,0" "pure"
+    else
+        echo "Calls that do not belong in a pure layer:"
+        echo "$hits" | sed 's/^/  /'
+        record purity fail count "0,1,0" "impure calls under src/proto, src/rtc or src/peer"
+    fi
+}
+
 stage_release() {
     begin release "build build/release (as tools/run.sh does)"
     # The run command builds -O3 with -Werror; make sure that build stays clean.
@@ -218,6 +237,7 @@ stage_skipped() {
 
 stage_deps
 stage_format
+stage_purity
 meson_stage debug build/debug gcc ""
 if [ "$quick" = 1 ]; then
     stage_skipped release

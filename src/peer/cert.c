@@ -204,7 +204,7 @@ weir_cert *weir_cert_load_pem_files(const char *cert_path, const char *key_path,
     BIO *cb = NULL, *kb = NULL;
     weir_cert *c = NULL;
     errno = 0;
-    if (!cert_path || !(cb = BIO_new_file(cert_path, "r"))) {
+    if (!cert_path || !(cb = BIO_new_file(cert_path, "r"))) { /* purity: start-up only */
         int e = errno ? errno : ENOENT;
         ERR_clear_error(); /* errno says it better than OpenSSL's "system library" line */
         set_err(err, err_len, "cannot open certificate file %s (%s)", cert_path ? cert_path : "-",
@@ -212,7 +212,7 @@ weir_cert *weir_cert_load_pem_files(const char *cert_path, const char *key_path,
         goto out;
     }
     errno = 0;
-    if (!key_path || !(kb = BIO_new_file(key_path, "r"))) {
+    if (!key_path || !(kb = BIO_new_file(key_path, "r"))) { /* purity: start-up only */
         int e = errno ? errno : ENOENT;
         ERR_clear_error();
         set_err(err, err_len, "cannot open key file %s (%s)", key_path ? key_path : "-",
