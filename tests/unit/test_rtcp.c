@@ -5,6 +5,8 @@
  * buffers so ASan sees any read past the end.
  */
 #include <criterion/criterion.h>
+
+#include "support/assert_bytes.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,13 +89,6 @@ static const uint8_t FIR_TWO[] = {
     0x11, 0x22, 0x33, 0x44, 0xff, 0x00, 0x00, 0x00,
 };
 /* clang-format on */
-
-static void assert_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len)
-{
-    cr_assert_eq(got_len, want_len, "length %zu, want %zu", got_len, want_len);
-    for (size_t i = 0; i < want_len; i++)
-        cr_assert_eq(got[i], want[i], "byte %zu: 0x%02x, want 0x%02x", i, got[i], want[i]);
-}
 
 /* The single sub-packet of buf, which must be exactly one. */
 static weir_rtcp_pkt one(const uint8_t *buf, size_t len)

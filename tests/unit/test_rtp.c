@@ -4,6 +4,8 @@
  * sized heap buffers so ASan sees any read past the end.
  */
 #include <criterion/criterion.h>
+
+#include "support/assert_bytes.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,13 +73,6 @@ static const uint8_t CSRC_PADDED[] = {
     0x01, 0x02, 0x00, 0x02,
 };
 /* clang-format on */
-
-static void assert_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len)
-{
-    cr_assert_eq(got_len, want_len, "length %zu, want %zu", got_len, want_len);
-    for (size_t i = 0; i < want_len; i++)
-        cr_assert_eq(got[i], want[i], "byte %zu: 0x%02x, want 0x%02x", i, got[i], want[i]);
-}
 
 static void assert_same_header(const weir_rtp *a, const weir_rtp *b, const char *what)
 {

@@ -5,6 +5,8 @@
  * write → parse round trips.
  */
 #include <criterion/criterion.h>
+
+#include "support/assert_bytes.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,13 +82,6 @@ static const weir_twcc_entry CHROME_ENTRIES[] = {
     {5000, 305, true}, {5000, 306, true},  {0, 307, true}, {2000, 308, true}, {4000, 309, true},
     {5000, 310, true}, {15000, 311, true}, {0, 312, true}, {0, 313, false},   {-1000, 314, true},
 };
-
-static void assert_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len)
-{
-    cr_assert_eq(got_len, want_len, "length %zu, want %zu", got_len, want_len);
-    for (size_t i = 0; i < want_len; i++)
-        cr_assert_eq(got[i], want[i], "byte %zu: 0x%02x, want 0x%02x", i, got[i], want[i]);
-}
 
 static weir_rtcp_pkt one(const uint8_t *buf, size_t len)
 {
