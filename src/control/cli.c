@@ -175,9 +175,10 @@ int weir_cli_apply(const weir_cli *cli, weir_config *cfg, char *err, size_t errl
         cfg->listen_port = cli->listen_port;
     if (cli->workers >= 0)
         cfg->workers = cli->workers;
-    if (cli->log_level && weir_log_level_parse(cli->log_level, &cfg->log_level) < 0) {
-        snprintf(err, errlen, "--log-level: expected error|warn|info|debug, got \"%s\"",
-                 cli->log_level);
+    /* Same parsing (and case rules) as the file's [log] level. */
+    char why[160];
+    if (cli->log_level && weir_config_set(cfg, "log", "level", cli->log_level, why, sizeof why)) {
+        snprintf(err, errlen, "--log-level: %s", why);
         return -WEIR_EINVAL;
     }
     return 0;
