@@ -5,6 +5,8 @@
  * editing the captured text (drop lines, replace text, drop m-sections).
  */
 #include <criterion/criterion.h>
+
+#include "support/test_data.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,6 @@
 #define WEIR_SOURCE_ROOT "."
 #endif
 
-#define DATA_DIR WEIR_SOURCE_ROOT "/tests/data/sdp/"
 #define PUBLISH "chromium-156-publish-simulcast.sdp"
 #define OFFER "chromium-156-offer-audio-video.sdp"
 
@@ -35,18 +36,9 @@
 
 static char *read_data(const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s%s", DATA_DIR, name);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = weir_malloc((size_t)size + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-    buf[size] = '\0';
-    fclose(f);
-    return buf;
+    char rel[256];
+    snprintf(rel, sizeof rel, "sdp/%s", name);
+    return test_data_read(rel, NULL);
 }
 
 typedef enum {
