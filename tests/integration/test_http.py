@@ -121,3 +121,20 @@ async def test_metrics_count_errors_by_code(weir):
         assert r["error"]["code"] == -32700
     after = srv.metrics().value("weir_signalling_errors_total", code="-32700")
     assert after == before + 3
+
+
+async def test_participants_are_placed_on_the_least_loaded_worker(weir):
+    srv = weir({"server": {"workers": 2}})
+    room = unique_room()
+    clients = [await joined(srv, room, f"p{i}") for i in range(4)]
+    m = srv.metrics()
+    # four peers over two workers: two each
+    assert m.value("weir_worker_peers", worker="0") == 2
+    assert m.value("weir_worker_peers", worker="1") == 2
+    await clients[0].call("leave")
+    await clients[2].call("leave")
+    m = srv.metrics()
+    total = m.value("weir_worker_peers", worker="0") + m.value("weir_worker_peers", worker="1")
+    assert total == 2
+    for c in clients:
+        await c.close()
