@@ -37,6 +37,7 @@ TEST_PACKAGES=(
     python3-pytest
     python3-websockets
     curl
+    openssl # test certificates for the TLS test
 )
 
 die() {

@@ -232,3 +232,50 @@ def test_token_subcommand_rejects_bad_role():
     p = run_weir("token", "--secret", TEST_SECRET, "--room", "r", "--sub", "u", "--role", "admin")
     assert p.returncode != 0
     assert p.stdout.strip() == ""
+
+
+# ---------------------------------------------------------------- TLS
+
+async def test_tls_serves_https_and_wss(tmp_path):
+    import json
+    import ssl
+
+    import websockets
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    port = free_port()
+    conf = tmp_path / "tls.conf"
+    conf.write_text(f"[server]\nworkers = 1\ndata_dir = {tmp_path}/data\n"
+                    f"tls_cert = {cert}\ntls_key = {key}\n")
+    log = tmp_path / "stderr.log"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([weir_bin(), "-c", str(conf), "--port", str(port)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False  # the certificate names localhost; we dial 127.0.0.1
+    try:
+        deadline = time.monotonic() + 10
+        while "listening" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ws = await websockets.connect(f"wss://127.0.0.1:{port}/ws", subprotocols=["weir-v1"],
+                                      ssl=ctx)
+        assert ws.subprotocol == "weir-v1"
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "join",
+                                  "params": {"room": unique_room()}}))
+        answer = json.loads(await ws.recv())
+        assert answer["result"]["participant"]["role"] == "student", answer
+        await ws.close()
+        # plain HTTP on the TLS port is not served
+        try:
+            plain = http_request(port, "GET", "/healthz", timeout=2).status
+        except Exception:  # connection reset or closed: what a TLS-only port does
+            plain = None
+        assert plain != 200, "a TLS port answered plain HTTP"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(10)
+    assert_no_sanitizer(log.read_text())
+    assert rc == 0, log.read_text()
