@@ -1,0 +1,94 @@
+/*
+ * Shared between peer.c (façade: DTLS, events, transmit, stats) and
+ * peer_rtp.c (SRTP in, RTP routing, RTCP in). Not a public header.
+ */
+#ifndef WEIR_PEER_PEER_INTERNAL_H
+#define WEIR_PEER_PEER_INTERNAL_H
+
+#include "peer/peer.h"
+#include "peer/srtp.h"
+#include "weir/log.h"
+
+typedef enum {
+    PEER_NEW,
+    PEER_CONNECTING,
+    PEER_CONNECTED,
+    PEER_FAILED,
+    PEER_CLOSED,
+} peer_state;
+
+typedef struct peer_stream {
+    uint32_t ssrc;
+    uint8_t media_index;
+    uint8_t layer;
+    bool is_rtx;
+    bool announced;
+    bool seen; /* STREAM_LEARNED sent */
+    uint8_t payload_type;
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t cycles; /* RFC 3550 A.1: multiples of 2^16 */
+    uint64_t base_seq;
+    uint16_t max_seq;
+    bool has_sr;
+    uint64_t sr_ntp;
+    uint32_t sr_rtp_ts;
+    int64_t sr_arrival_us;
+} peer_stream;
+
+struct weir_peer {
+    /* owned: */
+    weir_dtls *dtls;
+    weir_srtp *srtp; /* NULL until CONNECTED */
+    weir_peer_media media[WEIR_PEER_MAX_MEDIA];
+    size_t n_media;
+    weir_peer_extids ext;
+    char log_id[64];
+
+    /* state: */
+    peer_state state;
+    int64_t last_now_us;
+    weir_lograte lograte;
+    peer_stream streams[WEIR_PEER_MAX_STREAMS];
+    size_t n_streams;
+    weir_peer_stats stats;
+
+    /* received packets for poll_packet: a FIFO ring of copies */
+    weir_peer_packet pkts[WEIR_PEER_PACKET_SLOTS];
+    uint32_t pkt_head;
+    uint32_t pkt_count;
+    /* events for poll_event */
+    weir_peer_event events[WEIR_PEER_EVENT_SLOTS];
+    uint32_t ev_head;
+    uint32_t ev_count;
+    /* protected RTCP for poll_transmit */
+    size_t tx_len[WEIR_PEER_RTCP_SLOTS];
+    uint32_t tx_head;
+    uint32_t tx_count;
+
+    /* big buffers last */
+    uint8_t pkt_buf[WEIR_PEER_PACKET_SLOTS][WEIR_PEER_PACKET_MAX];
+    uint8_t tx_buf[WEIR_PEER_RTCP_SLOTS][WEIR_PEER_PACKET_MAX];
+};
+
+/** Counts a drop; returns 1 (weir_peer_handle_datagram's "dropped"). */
+static inline int peer_drop(weir_peer *p, weir_peer_drop why)
+{
+    p->stats.drops[why]++;
+    return 1;
+}
+
+/** A zeroed event slot of the given type, or NULL when the queue is full (counted). */
+weir_peer_event *peer_event_push(weir_peer *p, weir_peer_event_type type);
+
+/* peer_rtp.c */
+/** Adds the a=ssrc streams of the config; returns 0 or -WEIR_ETOOBIG. */
+int peer_streams_init(weir_peer *p);
+/** buf[0..len) is SRTP (p->srtp set). Returns 0 or 1 (dropped). */
+int peer_handle_srtp(weir_peer *p, int64_t now_us, uint8_t *buf, size_t len);
+/** buf[0..len) is SRTCP (p->srtp set). Returns 0 or 1 (dropped). */
+int peer_handle_srtcp(weir_peer *p, int64_t now_us, uint8_t *buf, size_t len);
+/** Fills *out from a stream. */
+void peer_stream_info(const weir_peer *p, const peer_stream *s, weir_peer_stream_info *out);
+
+#endif
