@@ -27,12 +27,11 @@ struct out_msg {
 
 weir_session *weir_session_create(weir_control *ctl, struct lws *wsi, int64_t now_us)
 {
-    static uint64_t serial; /* control thread only */
     weir_session *s = WEIR_NEW(weir_session);
     s->ctl = ctl;
     s->wsi = wsi;
     s->opened_us = now_us;
-    s->serial = ++serial;
+    s->serial = ++ctl->next_session_serial;
     weir_token_bucket_init(&s->bucket, ctl->cfg->rate_limit_per_sec, ctl->cfg->rate_limit_burst);
     weir_lograte_init(&s->lograte, ctl->cfg->log_participant_per_sec,
                       ctl->cfg->log_participant_burst);
