@@ -36,7 +36,7 @@ typedef struct weir_control {
     /* state: */
     uint64_t next_peer_id;
     uint64_t next_session_serial; /* numbers sessions in logs */
-    int listen_port; /* the bound port (differs from cfg when cfg says 0) */
+    int listen_port;              /* the bound port (differs from cfg when cfg says 0) */
     int64_t started_us;
     bool shutting_down;
     int64_t shutdown_deadline_us;
