@@ -201,6 +201,26 @@ static void offer_candidates(const weir_sdp *offer, weir_worker_publish *pub)
     }
 }
 
+/* The optional `tracks` hint [{mid, source}] (validated by the method table). */
+static int apply_track_hints(const call *c, weir_publish_desc *desc, char *err, size_t errlen)
+{
+    const json_t *tracks = json_object_get(c->params, "tracks");
+    size_t n = json_array_size(tracks);
+    if (!n)
+        return 0;
+    const char **mids = weir_calloc(n, sizeof *mids);
+    const char **sources = weir_calloc(n, sizeof *sources);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *t = json_array_get(tracks, i);
+        mids[i] = json_string_value(json_object_get(t, "mid"));
+        sources[i] = json_string_value(json_object_get(t, "source"));
+    }
+    int rc = weir_negotiate_apply_sources(desc, mids, sources, n, err, errlen);
+    weir_free(mids);
+    weir_free(sources);
+    return rc;
+}
+
 static void handle_publish(weir_control *ctl, const call *c)
 {
     weir_participant *p = c->s->participant;
@@ -242,6 +262,14 @@ static void handle_publish(weir_control *ctl, const call *c)
     }
     offer_candidates(offer, pub);
     weir_sdp_free(offer);
+    if (apply_track_hints(c, &pub->desc, err, sizeof err) < 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "tracks: %s", err);
+        fail(c, WEIR_RPC_INVALID_PARAMS, msg);
+        weir_sdp_free(answer);
+        weir_free(pub);
+        return;
+    }
     snprintf(p->pub_bundle_mid, sizeof p->pub_bundle_mid, "%s", pub->desc.bundle_mid);
     char *sdp = weir_sdp_write(answer, NULL);
     weir_sdp_free(answer);

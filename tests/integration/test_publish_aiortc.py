@@ -104,7 +104,14 @@ async def test_publish_inner(weir):
         err = await c.error("publish", {"sdp": no_fp})
         assert err["code"] == -32602 and "fingerprint" in err["message"].lower(), err
 
-        result = await c.call("publish", {"sdp": offer})
+        err = await c.error("publish", {"sdp": offer,
+                                        "tracks": [{"mid": "nope", "source": "camera"}]})
+        assert err["code"] == -32602 and "nope" in err["message"], err
+        err = await c.error("trickle", {"pc": "publisher", "candidate": None})
+        assert err["code"] == 409, err  # publish first
+
+        result = await c.call("publish", {"sdp": offer, "tracks": [
+            {"mid": "0", "source": "microphone"}, {"mid": "1", "source": "camera"}]})
         answer = result["sdp"]
         assert "a=ice-ufrag:" in answer and "a=fingerprint:sha-256" in answer, answer
 
@@ -124,6 +131,8 @@ async def test_publish_inner(weir):
         # A second publish while one is active: 409 for now.
         err = await c.error("publish", {"sdp": offer})
         assert err["code"] == 409, err
+        # aiortc put all its candidates in the offer: say so, as a trickling client would.
+        assert await c.call("trickle", {"pc": "publisher", "candidate": None}) == {}
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=_add_candidates(answer, candidates),
                                                             type="answer"))
@@ -153,5 +162,7 @@ async def test_publish_inner(weir):
 
         m = srv.metrics()
         assert m.value("weir_media_rtp_packets_received_total") > 50
+        print("drops:", {dict(k[1])["reason"]: v for k, v in m.items()
+                         if k[0] == "weir_peer_drops_total" and v})
     finally:
         await pc.close()
