@@ -205,7 +205,7 @@ static void handle_worker_event(weir_control *ctl, const weir_worker_event *ev)
         json_t *cand = json_null();
         if (ev->text[0])
             cand = json_pack("{s:s, s:s, s:i}", "candidate", ev->text, "sdpMid", p->pub_bundle_mid,
-                             "sdpMLineIndex", 0);
+                             "sdpMLineIndex", p->pub_bundle_index);
         if (s)
             weir_session_notify(s, "trickle",
                                 json_pack("{s:s, s:o}", "pc", "publisher", "candidate", cand));

@@ -37,6 +37,7 @@ typedef struct weir_participant {
     const char *pub_state;   /* static: "new", "connected", "failed" */
     char pub_srtp[48];       /* SRTP profile once connected */
     char pub_bundle_mid[33]; /* sdpMid of the trickled local candidates */
+    int pub_bundle_index;    /* and their sdpMLineIndex */
     uint64_t pub_packets;    /* RTP packets received and routed */
     uint64_t pub_bytes;
     uint32_t pub_streams;   /* SSRCs known */

@@ -271,6 +271,12 @@ static void handle_publish(weir_control *ctl, const call *c)
         return;
     }
     snprintf(p->pub_bundle_mid, sizeof p->pub_bundle_mid, "%s", pub->desc.bundle_mid);
+    p->pub_bundle_index = 0;
+    for (size_t i = 0; i < pub->desc.n_media; i++)
+        if (strcmp(pub->desc.media[i].mid, pub->desc.bundle_mid) == 0) {
+            p->pub_bundle_index = (int)i;
+            break;
+        }
     char *sdp = weir_sdp_write(answer, NULL);
     weir_sdp_free(answer);
     if (weir_control_send_to_peer(ctl, p, WEIR_WORKER_CMD_PUBLISH, pub) < 0) {

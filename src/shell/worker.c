@@ -546,8 +546,9 @@ static void *worker_main(void *arg)
     g_source_unref(w->stats_timer);
     w->stats_timer = NULL;
     free_all_peers(w);
-    /* ICE agents release their memory from idle sources: let them run. */
-    while (g_main_context_iteration(w->context, FALSE))
+    /* ICE agents release their memory from idle sources: let them run (bounded, so a
+     * source that is always ready cannot hold the shutdown). */
+    for (int i = 0; i < 1000 && g_main_context_iteration(w->context, FALSE); i++)
         ;
     weir_dtls_ctx_destroy(w->dtls_ctx);
     w->dtls_ctx = NULL;

@@ -125,6 +125,7 @@ async def test_publish_inner(weir):
                 break
             assert cand["candidate"].startswith("candidate:"), cand
             assert " 127.0.0.1 " in cand["candidate"], cand
+            assert cand["sdpMid"] == "0" and cand["sdpMLineIndex"] == 0, cand
             candidates.append(cand["candidate"])
         assert candidates, "no local candidate trickled"
 
