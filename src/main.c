@@ -14,6 +14,7 @@
 #include "control/cli.h"
 #include "control/config.h"
 #include "control/control.h"
+#include "peer/srtp.h"
 #include "weir/alloc.h"
 #include "weir/log.h"
 
@@ -61,6 +62,10 @@ static int serve(weir_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     WEIR_LOG_INFO("starting version=%s", WEIR_VERSION);
+    if (weir_srtp_global_init() < 0) {
+        WEIR_LOG_ERROR("srtp_init_failed");
+        return 1;
+    }
     weir_control *ctl = weir_control_create(cfg);
     if (!ctl)
         return 1;

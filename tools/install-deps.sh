@@ -38,6 +38,8 @@ TEST_PACKAGES=(
     python3-websockets
     curl
     openssl # test certificates for the TLS test
+    python3-aiortc # end-to-end publish test (WebRTC client)
+    iproute2 # ip: the publish test's private network namespace
 )
 
 die() {

@@ -63,6 +63,13 @@ static json_t *participants_json(const weir_room *room)
         json_object_set_new(o, "worker", json_integer(p->worker_index));
         if (p->identity[0])
             json_object_set_new(o, "identity", json_string(p->identity));
+        if (p->publishing)
+            json_object_set_new(o, "publisher",
+                                json_pack("{s:s, s:s?, s:I, s:I, s:i}", "state", p->pub_state,
+                                          "srtp_profile", p->pub_srtp[0] ? p->pub_srtp : NULL,
+                                          "packets", (json_int_t)p->pub_packets, "bytes",
+                                          (json_int_t)p->pub_bytes, "streams",
+                                          (int)p->pub_streams));
         json_array_append_new(list, o);
     }
     return list;

@@ -78,6 +78,11 @@ static const option options[] = {
     {"signalling", "abuse_disconnect_after", OPT_INT, FIELD(abuse_disconnect_after), 1, 1000000,
      "100"},
     {"signalling", "join_timeout_s", OPT_INT, FIELD(join_timeout_s), 0, 86400, "60"},
+
+    {"media", "ice_bind_addresses", OPT_STRING, FIELD(ice_bind_addresses), 0, 0, ""},
+    {"media", "ice_port_min", OPT_INT, FIELD(ice_port_min), 0, 65535, "0"},
+    {"media", "ice_port_max", OPT_INT, FIELD(ice_port_max), 0, 65535, "0"},
+    {"media", "announced_ip", OPT_STRING, FIELD(announced_ip), 0, 0, ""},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -613,6 +618,10 @@ int weir_config_validate(const weir_config *cfg, char *err, size_t errlen)
     /* HS256 with a short secret can be brute-forced offline from a single token. */
     if (is_set(cfg->auth_secret) && strlen(cfg->auth_secret) < 16) {
         set_err(err, errlen, "[auth] secret: must be at least 16 bytes");
+        return -WEIR_EINVAL;
+    }
+    if (cfg->ice_port_max && cfg->ice_port_min > cfg->ice_port_max) {
+        set_err(err, errlen, "[media] ice_port_min: must not exceed ice_port_max");
         return -WEIR_EINVAL;
     }
     return validate_ranges(cfg, err, errlen);

@@ -47,6 +47,12 @@ typedef struct weir_config {
     double rate_limit_burst;    /* 50 */
     int abuse_disconnect_after; /* 100: rejected messages in a row before disconnect */
     int join_timeout_s;         /* 60: a socket that has not joined by then is closed (0 = never) */
+
+    /* [media] */
+    char *ice_bind_addresses; /* "" = libnice enumerates (skips loopback); comma/space separated */
+    int ice_port_min;         /* 0 = any; 0..65535 */
+    int ice_port_max;         /* 0 = any */
+    char *announced_ip;       /* "" = off; 1:1 NAT address signalled for host candidates */
 } weir_config;
 
 /** Largest config file weir_config_load_file accepts. */

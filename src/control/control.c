@@ -1,7 +1,9 @@
 #define WEIR_LOG_MODULE "control"
 #include "control/control.h"
 
+#include <jansson.h>
 #include <libwebsockets.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include "control/http_server.h"
 #include "control/membership.h"
 #include "control/session.h"
+#include "peer/cert.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
 #include "weir/log.h"
@@ -40,7 +43,7 @@ static int start_workers(weir_control *ctl)
     ctl->worker_peers = weir_calloc((size_t)n, sizeof *ctl->worker_peers);
     ctl->n_workers = n;
     for (int i = 0; i < n; i++) {
-        ctl->workers[i] = weir_worker_create(i, wake_control, ctl);
+        ctl->workers[i] = weir_worker_create(i, &ctl->media, wake_control, ctl);
         int rc = weir_worker_start(ctl->workers[i]);
         if (rc < 0) {
             WEIR_LOG_ERROR("worker_start_failed worker=%d error=%s", i, weir_strerror(rc));
@@ -71,6 +74,52 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(ctl->lws, 0, sul, on_tick, TICK_US);
 }
 
+/* Splits [media] ice_bind_addresses on commas and white space. */
+static void parse_bind_addresses(weir_control *ctl, const char *list)
+{
+    const char *sep = ", \t";
+    size_t cap = 0;
+    for (const char *q = list; *q;) {
+        size_t skip = strspn(q, sep);
+        q += skip;
+        size_t n = strcspn(q, sep);
+        if (!n)
+            break;
+        if (ctl->n_bind_addresses == cap) {
+            cap = cap ? cap * 2 : 4;
+            ctl->bind_addresses =
+                weir_realloc(ctl->bind_addresses, cap * sizeof *ctl->bind_addresses);
+        }
+        char *a = weir_malloc(n + 1);
+        memcpy(a, q, n);
+        a[n] = 0;
+        ctl->bind_addresses[ctl->n_bind_addresses++] = a;
+        q += n;
+    }
+}
+
+static int setup_media(weir_control *ctl)
+{
+    char err[256];
+    ctl->cert = weir_cert_generate(weir_clock_wall_ms(), err, sizeof err);
+    if (!ctl->cert) {
+        WEIR_LOG_ERROR("cert_generate_failed: %s", err);
+        return -1;
+    }
+    parse_bind_addresses(ctl, ctl->cfg->ice_bind_addresses);
+    ctl->media = (weir_worker_media){
+        .cert = ctl->cert,
+        .bind_addresses = (const char *const *)ctl->bind_addresses,
+        .n_bind_addresses = ctl->n_bind_addresses,
+        .port_min = (uint16_t)ctl->cfg->ice_port_min,
+        .port_max = (uint16_t)ctl->cfg->ice_port_max,
+        .announced_ip = ctl->cfg->announced_ip,
+    };
+    WEIR_LOG_INFO("media_ready fingerprint=\"%s\" ice_bind_addresses=%zu",
+                  weir_cert_fingerprint(ctl->cert), ctl->n_bind_addresses);
+    return 0;
+}
+
 weir_control *weir_control_create(const weir_config *cfg)
 {
     weir_control *ctl = WEIR_NEW(weir_control);
@@ -79,7 +128,7 @@ weir_control *weir_control_create(const weir_config *cfg)
     ctl->started_us = weir_clock_now_us();
     weir_rand_seed_os(&ctl->rand);
     atomic_init(&ctl->stop_requested, false);
-    if (weir_http_server_start(ctl) < 0 || start_workers(ctl) < 0) {
+    if (setup_media(ctl) < 0 || weir_http_server_start(ctl) < 0 || start_workers(ctl) < 0) {
         weir_control_destroy(ctl);
         return NULL;
     }
@@ -125,17 +174,95 @@ int weir_control_run(weir_control *ctl)
     return 0;
 }
 
+_Static_assert(WEIR_PEER_DROP_COUNT <= sizeof((weir_participant *)0)->pub_drops / sizeof(uint64_t),
+               "weir_participant.pub_drops too small");
+
+static void handle_worker_event(weir_control *ctl, const weir_worker_event *ev)
+{
+    if (ev->type == WEIR_WORKER_EVENT_PUBLISHER_STATS) {
+        /* Metrics count even when the participant has just left. */
+        weir_participant *p = weir_control_find_peer(ctl, ev->peer_id);
+        if (!p)
+            return;
+        if (ev->packets > p->pub_packets)
+            ctl->rtp_packets_total += ev->packets - p->pub_packets;
+        for (int d = 0; d < WEIR_PEER_DROP_COUNT; d++) {
+            if (ev->drops[d] > p->pub_drops[d])
+                ctl->peer_drops_total[d] += ev->drops[d] - p->pub_drops[d];
+            p->pub_drops[d] = ev->drops[d];
+        }
+        p->pub_packets = ev->packets;
+        p->pub_bytes = ev->bytes;
+        p->pub_streams = ev->streams;
+        return;
+    }
+    weir_participant *p = weir_control_find_peer(ctl, ev->peer_id);
+    if (!p || !p->publishing)
+        return;
+    weir_session *s = p->session;
+    switch (ev->type) {
+    case WEIR_WORKER_EVENT_PUBLISHER_CANDIDATE: {
+        json_t *cand = json_null();
+        if (ev->text[0])
+            cand = json_pack("{s:s, s:s, s:i}", "candidate", ev->text, "sdpMid", p->pub_bundle_mid,
+                             "sdpMLineIndex", p->pub_bundle_index);
+        if (s)
+            weir_session_notify(s, "trickle",
+                                json_pack("{s:s, s:o}", "pc", "publisher", "candidate", cand));
+        else
+            json_decref(cand);
+        break;
+    }
+    case WEIR_WORKER_EVENT_PUBLISHER_STATE:
+        p->pub_state = weir_publisher_state_name(ev->state);
+        if (ev->state == WEIR_PUBLISHER_CONNECTED)
+            snprintf(p->pub_srtp, sizeof p->pub_srtp, "%.47s", ev->text);
+        if (s)
+            weir_session_log(s, WEIR_LOG_INFO, "publisher_state state=%s detail=%s", p->pub_state,
+                             ev->text);
+        break;
+    default:
+        break;
+    }
+}
+
 void weir_control_drain_worker_events(weir_control *ctl)
 {
     weir_worker_event ev;
     for (int i = 0; i < ctl->n_workers; i++) {
         while (weir_worker_poll_event(ctl->workers[i], &ev) == 1) {
-            /* The media path adds real events (ICE state, keyframe requests); for now
-             * the acknowledgements only confirm placement. */
             WEIR_LOG_DEBUG("worker_event worker=%d type=%d peer=%llu peers=%u", ev.worker_index,
                            (int)ev.type, (unsigned long long)ev.peer_id, ev.peers);
+            handle_worker_event(ctl, &ev);
         }
     }
+}
+
+weir_participant *weir_control_find_peer(weir_control *ctl, uint64_t peer_id)
+{
+    if (!peer_id)
+        return NULL;
+    for (weir_session *s = ctl->sessions; s; s = s->next)
+        if (s->participant && s->participant->peer_id == peer_id)
+            return s->participant;
+    return NULL;
+}
+
+int weir_control_send_to_peer(weir_control *ctl, const weir_participant *p,
+                              weir_worker_cmd_type type, void *payload)
+{
+    if (p->worker_index < 0 || p->worker_index >= ctl->n_workers) {
+        weir_free(payload);
+        return -1;
+    }
+    weir_worker_cmd cmd = {.type = type, .peer_id = p->peer_id, .payload = payload};
+    snprintf(cmd.participant_id, sizeof cmd.participant_id, "%s", p->id);
+    if (weir_worker_send(ctl->workers[p->worker_index], &cmd) < 0) {
+        WEIR_LOG_ERROR("worker_queue_full worker=%d", p->worker_index);
+        weir_free(payload);
+        return -1;
+    }
+    return 0;
 }
 
 int weir_control_place_peer(weir_control *ctl, const char *participant_id, uint64_t *peer_id)
@@ -186,5 +313,9 @@ void weir_control_destroy(weir_control *ctl)
     weir_free(ctl->worker_peers);
     weir_rooms_destroy(ctl->rooms);
     weir_free(ctl->ticker);
+    for (size_t i = 0; i < ctl->n_bind_addresses; i++)
+        weir_free(ctl->bind_addresses[i]);
+    weir_free(ctl->bind_addresses);
+    weir_cert_destroy(ctl->cert);
     weir_free(ctl);
 }

@@ -33,6 +33,12 @@ typedef struct weir_control {
     weir_metrics metrics;
     void *ticker; /* housekeeping timer (control.c) */
     weir_rand rand;
+    struct weir_cert *cert;  /* process-wide DTLS certificate, read-only to workers */
+    weir_worker_media media; /* shared worker settings (borrow cert and bind list) */
+    char **bind_addresses;   /* parsed [media] ice_bind_addresses */
+    size_t n_bind_addresses;
+    uint64_t rtp_packets_total; /* weir_media_rtp_packets_received_total */
+    uint64_t peer_drops_total[WEIR_PEER_DROP_COUNT];
     /* state: */
     uint64_t next_peer_id;
     uint64_t next_session_serial; /* numbers sessions in logs */
@@ -58,6 +64,11 @@ void weir_control_destroy(weir_control *ctl);
 
 /** Control thread: drains worker events (called on lws wake-ups). */
 void weir_control_drain_worker_events(weir_control *ctl);
+/** The participant whose peer this is, or NULL. */
+weir_participant *weir_control_find_peer(weir_control *ctl, uint64_t peer_id);
+/** Sends a command to the participant's worker; on failure the payload is freed. 0 or -1. */
+int weir_control_send_to_peer(weir_control *ctl, const weir_participant *p,
+                              weir_worker_cmd_type type, void *payload);
 /** Picks the least loaded worker for a new peer; returns its index. */
 int weir_control_place_peer(weir_control *ctl, const char *participant_id, uint64_t *peer_id);
 void weir_control_release_peer(weir_control *ctl, int worker_index, uint64_t peer_id);

@@ -108,6 +108,19 @@ static void render_signalling(text *t, const weir_metrics *m)
     put(t, "weir_http_requests_total %llu\n", (unsigned long long)m->http_requests_total);
 }
 
+static void render_media(text *t, const weir_control *ctl)
+{
+    metric_header(t, "weir_media_rtp_packets_received_total", "counter",
+                  "RTP packets received from publishers, decrypted and routed.");
+    put(t, "weir_media_rtp_packets_received_total %llu\n",
+        (unsigned long long)ctl->rtp_packets_total);
+    metric_header(t, "weir_peer_drops_total", "counter",
+                  "Datagrams publisher peers dropped, by reason.");
+    for (int d = 0; d < WEIR_PEER_DROP_COUNT; d++)
+        put(t, "weir_peer_drops_total{reason=\"%s\"} %llu\n", weir_peer_drop_name(d),
+            (unsigned long long)ctl->peer_drops_total[d]);
+}
+
 char *weir_metrics_render(const weir_control *ctl, int64_t now_us)
 {
     text t = {.buf = weir_malloc(4096), .len = 0, .cap = 4096};
@@ -118,5 +131,6 @@ char *weir_metrics_render(const weir_control *ctl, int64_t now_us)
     render_participants(&t, ctl);
     render_workers(&t, ctl);
     render_signalling(&t, &ctl->metrics);
+    render_media(&t, ctl);
     return t.buf;
 }

@@ -32,6 +32,16 @@ typedef struct weir_participant {
     /* media placement: */
     int worker_index;
     uint64_t peer_id;
+    /* publisher peer connection, as the worker reports it: */
+    bool publishing;         /* a publish was answered */
+    const char *pub_state;   /* static: "new", "connected", "failed" */
+    char pub_srtp[48];       /* SRTP profile once connected */
+    char pub_bundle_mid[33]; /* sdpMid of the trickled local candidates */
+    int pub_bundle_index;    /* and their sdpMLineIndex */
+    uint64_t pub_packets;    /* RTP packets received and routed */
+    uint64_t pub_bytes;
+    uint32_t pub_streams;   /* SSRCs known */
+    uint64_t pub_drops[24]; /* per weir_peer_drop, last reported (for metric deltas) */
 } weir_participant;
 
 typedef struct weir_room_options {

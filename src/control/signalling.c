@@ -11,6 +11,10 @@
 #include "control/membership.h"
 #include "control/methods.h"
 #include "control/session.h"
+#include "peer/cert.h"
+#include "peer/negotiate.h"
+#include "proto/sdp.h"
+#include "weir/alloc.h"
 #include "weir/log.h"
 
 /* Application error codes of PROTOCOL.md (plus 501 for methods not live yet). */
@@ -168,6 +172,152 @@ static void handle_moderate(weir_control *ctl, const call *c)
     reply(c, json_object());
 }
 
+/* Builds the worker's PUBLISH payload's candidate list from the offer (bundle transport). */
+static void offer_candidates(const weir_sdp *offer, weir_worker_publish *pub)
+{
+    for (size_t i = 0; i < offer->n_media; i++) {
+        const weir_sdp_media *m = offer->media[i];
+        for (size_t k = 0; k < m->n_candidates; k++) {
+            const weir_sdp_candidate *c = &m->candidates[k];
+            if (pub->n_candidates >= WEIR_WORKER_MAX_OFFER_CANDIDATES)
+                return;
+            char *out = pub->candidates[pub->n_candidates];
+            int n = snprintf(out, WEIR_WORKER_CANDIDATE_MAX, "candidate:%s %u %s %u %s %u typ %s",
+                             c->foundation, (unsigned)c->component, c->transport,
+                             (unsigned)c->priority, c->address, (unsigned)c->port, c->type);
+            if (n > 0 && c->raddr && c->rport >= 0)
+                n += snprintf(
+                    out + n,
+                    (size_t)(n < WEIR_WORKER_CANDIDATE_MAX ? WEIR_WORKER_CANDIDATE_MAX - n : 0),
+                    " raddr %s rport %d", c->raddr, (int)c->rport);
+            if (n > 0 && n < WEIR_WORKER_CANDIDATE_MAX)
+                pub->n_candidates++;
+        }
+        if (m->end_of_candidates)
+            pub->end_of_candidates = true;
+        /* BUNDLE: the first m-line's transport is the one used. */
+        if (m->n_candidates)
+            return;
+    }
+}
+
+/* The optional `tracks` hint [{mid, source}] (validated by the method table). */
+static int apply_track_hints(const call *c, weir_publish_desc *desc, char *err, size_t errlen)
+{
+    const json_t *tracks = json_object_get(c->params, "tracks");
+    size_t n = json_array_size(tracks);
+    if (!n)
+        return 0;
+    const char **mids = weir_calloc(n, sizeof *mids);
+    const char **sources = weir_calloc(n, sizeof *sources);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *t = json_array_get(tracks, i);
+        mids[i] = json_string_value(json_object_get(t, "mid"));
+        sources[i] = json_string_value(json_object_get(t, "source"));
+    }
+    int rc = weir_negotiate_apply_sources(desc, mids, sources, n, err, errlen);
+    weir_free(mids);
+    weir_free(sources);
+    return rc;
+}
+
+static void handle_publish(weir_control *ctl, const call *c)
+{
+    weir_participant *p = c->s->participant;
+    if (!p->may_publish) {
+        fail(c, E_FORBIDDEN, "publish: not allowed for you in this room (ask the teacher)");
+        return;
+    }
+    if (p->publishing) {
+        fail(c, E_CONFLICT, "publish: renegotiation not supported yet");
+        return;
+    }
+    const char *text = json_string_value(json_object_get(c->params, "sdp"));
+    char err[256];
+    weir_sdp *offer = NULL;
+    if (weir_sdp_parse(text, strlen(text), &offer, err, sizeof err) < 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "invalid offer: %s", err);
+        fail(c, WEIR_RPC_INVALID_PARAMS, msg);
+        return;
+    }
+    weir_worker_publish *pub = WEIR_NEW(weir_worker_publish);
+    weir_rand_id(&ctl->rand, pub->local_ufrag, 8);
+    weir_rand_id(&ctl->rand, pub->local_pwd, 24);
+    weir_local_params lp;
+    weir_local_params_init(&lp);
+    lp.ice_ufrag = pub->local_ufrag;
+    lp.ice_pwd = pub->local_pwd;
+    lp.fingerprint = weir_cert_fingerprint(ctl->cert);
+    lp.session_id = weir_rand_u64(&ctl->rand) >> 2;
+    lp.session_version = 2;
+    weir_sdp *answer = NULL;
+    if (weir_negotiate_publisher_answer(offer, &lp, &answer, &pub->desc, err, sizeof err) < 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "offer refused: %s", err);
+        fail(c, WEIR_RPC_INVALID_PARAMS, msg);
+        weir_sdp_free(offer);
+        weir_free(pub);
+        return;
+    }
+    offer_candidates(offer, pub);
+    weir_sdp_free(offer);
+    if (apply_track_hints(c, &pub->desc, err, sizeof err) < 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "tracks: %s", err);
+        fail(c, WEIR_RPC_INVALID_PARAMS, msg);
+        weir_sdp_free(answer);
+        weir_free(pub);
+        return;
+    }
+    snprintf(p->pub_bundle_mid, sizeof p->pub_bundle_mid, "%s", pub->desc.bundle_mid);
+    p->pub_bundle_index = 0;
+    for (size_t i = 0; i < pub->desc.n_media; i++)
+        if (strcmp(pub->desc.media[i].mid, pub->desc.bundle_mid) == 0) {
+            p->pub_bundle_index = (int)i;
+            break;
+        }
+    char *sdp = weir_sdp_write(answer, NULL);
+    weir_sdp_free(answer);
+    if (weir_control_send_to_peer(ctl, p, WEIR_WORKER_CMD_PUBLISH, pub) < 0) {
+        weir_free(sdp);
+        fail(c, WEIR_RPC_INTERNAL_ERROR, "publish: media worker unavailable");
+        return;
+    }
+    p->publishing = true;
+    p->pub_state = "new";
+    p->pub_srtp[0] = 0;
+    weir_session_log(c->s, WEIR_LOG_INFO, "publish_answered worker=%d", p->worker_index);
+    reply(c, json_pack("{s:s}", "sdp", sdp));
+    weir_free(sdp);
+}
+
+static void handle_trickle(weir_control *ctl, const call *c)
+{
+    const char *pc = json_string_value(json_object_get(c->params, "pc"));
+    if (strcmp(pc, "publisher") != 0) {
+        fail(c, E_NOT_AVAILABLE, "trickle: subscriber: not available yet: no subscriber path");
+        return;
+    }
+    weir_participant *p = c->s->participant;
+    if (!p->publishing) {
+        fail(c, E_CONFLICT, "trickle: publish first");
+        return;
+    }
+    const json_t *cand = json_object_get(c->params, "candidate");
+    const char *text =
+        json_is_object(cand) ? json_string_value(json_object_get(cand, "candidate")) : NULL;
+    weir_worker_trickle *t = WEIR_NEW(weir_worker_trickle);
+    if (text && strlen(text) >= sizeof t->candidate) {
+        weir_free(t);
+        fail(c, WEIR_RPC_INVALID_PARAMS, "trickle: candidate too long");
+        return;
+    }
+    snprintf(t->candidate, sizeof t->candidate, "%s", text ? text : "");
+    weir_control_send_to_peer(ctl, p, WEIR_WORKER_CMD_TRICKLE, t);
+    reply(c, json_object());
+}
+
 /* Methods whose work needs the media path: validated and role-checked, then refused clearly. */
 static void handle_not_available(weir_control *ctl, const call *c)
 {
@@ -187,9 +337,9 @@ static const handler_fn handlers[WEIR_METHOD_COUNT] = {
     [WEIR_METHOD_JOIN] = handle_join,
     [WEIR_METHOD_LEAVE] = handle_leave,
     [WEIR_METHOD_MODERATE] = handle_moderate,
-    [WEIR_METHOD_PUBLISH] = handle_not_available,
+    [WEIR_METHOD_PUBLISH] = handle_publish,
     [WEIR_METHOD_ANSWER] = handle_not_available,
-    [WEIR_METHOD_TRICKLE] = handle_not_available,
+    [WEIR_METHOD_TRICKLE] = handle_trickle,
     [WEIR_METHOD_SUBSCRIBE] = handle_not_available,
     [WEIR_METHOD_UNSUBSCRIBE] = handle_not_available,
     [WEIR_METHOD_SET_PREFERENCES] = handle_not_available,

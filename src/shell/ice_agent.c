@@ -509,6 +509,16 @@ int weir_ice_agent_set_remote_credentials(weir_ice_agent *a, const char *ufrag, 
     return 0;
 }
 
+int weir_ice_agent_set_local_credentials(weir_ice_agent *a, const char *ufrag, const char *pwd)
+{
+    if (!ufrag || !pwd || !ice_chars(ufrag, 4, 256) || !ice_chars(pwd, 22, 256))
+        return -WEIR_EINVAL;
+    if (!nice_agent_set_local_credentials(a->nice, a->stream_id, ufrag, pwd))
+        return -WEIR_EINVAL;
+    refresh_credentials(a);
+    return 0;
+}
+
 int weir_ice_agent_gather(weir_ice_agent *a)
 {
     if (a->gathering_started)

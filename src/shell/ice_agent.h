@@ -121,6 +121,13 @@ const char *weir_ice_agent_local_pwd(const weir_ice_agent *a);
 int weir_ice_agent_set_remote_credentials(weir_ice_agent *a, const char *ufrag, const char *pwd);
 
 /**
+ * Replaces the generated local credentials (same rules as the remote ones),
+ * e.g. with the ones an answer already carries. Before gathering. Returns 0
+ * or -WEIR_EINVAL (nothing changed).
+ */
+int weir_ice_agent_set_local_credentials(weir_ice_agent *a, const char *ufrag, const char *pwd);
+
+/**
  * Starts gathering. Local candidates arrive through on_local_candidate (host
  * candidates before this returns), then on_gathering_done. Returns 0,
  * -WEIR_EINVAL if already called, -WEIR_EIO when no socket could be bound

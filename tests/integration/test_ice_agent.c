@@ -403,6 +403,23 @@ Test(ice_agent, credentials_are_valid_and_bad_remote_ones_are_refused)
     FINISH(&h);
 }
 
+/* The control plane writes the answer's credentials before the worker makes the agent. */
+Test(ice_agent, local_credentials_can_be_set_before_gathering)
+{
+    harness h;
+    harness_init(&h, NULL);
+    create_side(&h, &h.a);
+    cr_expect_eq(weir_ice_agent_set_local_credentials(h.a.agent, "abc", "0123456789012345678901"),
+                 -WEIR_EINVAL);
+    cr_expect_eq(weir_ice_agent_set_local_credentials(h.a.agent, "abcd", "0123456789"),
+                 -WEIR_EINVAL);
+    cr_assert_eq(
+        weir_ice_agent_set_local_credentials(h.a.agent, "wufrag12", "abcdefghijklmnopqrstuvwx"), 0);
+    cr_expect_str_eq(weir_ice_agent_local_ufrag(h.a.agent), "wufrag12");
+    cr_expect_str_eq(weir_ice_agent_local_pwd(h.a.agent), "abcdefghijklmnopqrstuvwx");
+    FINISH(&h);
+}
+
 Test(ice_agent, garbage_candidates_are_rejected_and_the_agent_still_connects)
 {
     harness h;

@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from conftest import (MAX_FRAME, VALID_OFFER_SDP, ConnectionClosedError, RawWs, WsClient, connect,
+from conftest import (MAX_FRAME, ConnectionClosedError, RawWs, WsClient, connect,
                       unique_room)
 
 
@@ -181,7 +181,7 @@ async def test_method_bad_params(server, method, params, name):
     assert err["code"] == -32602, err
     assert name in err["message"], err
     # the session is intact: a valid request answers normally
-    r = await c.request("publish", {"sdp": VALID_OFFER_SDP})
+    r = await c.request("subscribe", {"tracks": ["t1"]})
     assert r.get("error", {}).get("code") == 501, r
     assert await c.call("leave") == {}
 

@@ -22,7 +22,7 @@ LIMITS = {"signalling": {"rate_limit_per_sec": RATE, "rate_limit_burst": BURST,
                          "abuse_disconnect_after": ABUSE_AFTER}}
 
 # a request that changes nothing: validated, allowed for students, then 501
-HARMLESS_PARAMS = {"pc": "publisher", "candidate": None}
+HARMLESS_PARAMS = {"pc": "subscriber", "candidate": None}
 
 
 def harmless(id):

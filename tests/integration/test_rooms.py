@@ -241,13 +241,12 @@ async def test_no_auto_create_needs_admin_created_room(weir):
 
 # ---------------------------------------------------------------- roles and 501
 
+# publish and the publisher's trickle are live (test_publish_aiortc.py).
 MEDIA_CALLS = [
-    ("publish", {"sdp": VALID_OFFER_SDP}),
     ("answer", {"sdp": VALID_ANSWER_SDP}),
     ("trickle", {"pc": "subscriber", "candidate": {
         "candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
         "sdpMid": "0", "sdpMLineIndex": 0}}),
-    ("trickle", {"pc": "publisher", "candidate": None}),
     ("subscribe", {"tracks": ["t1"]}),
     ("unsubscribe", {"tracks": ["t1"]}),
     ("set_preferences", {"track": "t1", "paused": False, "max_spatial": 2, "max_temporal": 0}),
@@ -291,13 +290,21 @@ async def test_role_checks_precede_501(server, role):
     c = await joined(server, unique_room(), role, role=role)
     calls = dict(MEDIA_CALLS)
     calls["moderate"] = {"action": "mute", "participant": "nobody", "track": "t1"}
+    calls["publish"] = {"sdp": GARBAGE_OFFER}  # allowed: refused for its content, -32602
     for method, allowed in ROLE_MATRIX.items():
         err = await c.error(method, calls[method])
         want = 501 if role in allowed else 403
+        if method == "publish" and role in allowed:
+            want = -32602
         if method == "moderate" and role == "teacher":
             want = (404, 501)  # mute of an unknown participant: either is fine
         ok = err["code"] in want if isinstance(want, tuple) else err["code"] == want
         assert ok, (role, method, err)
+
+
+# Past the permission checks publish parses the offer: this one is refused with
+# -32602, which shows the caller was allowed without starting any ICE.
+GARBAGE_OFFER = "v=0\r\n"
 
 
 async def test_observer_publish_is_403_not_501(server):
@@ -362,8 +369,8 @@ async def test_deny_and_allow_publish(server):
     assert await t.call("moderate", {"action": "allow_publish", "participant": s.id}) == {}
     n = await s.next_notification("moderated")
     assert n["params"]["action"] == "allow_publish"
-    err = await s.error("publish", {"sdp": VALID_OFFER_SDP})
-    assert err["code"] == 501, err
+    err = await s.error("publish", {"sdp": GARBAGE_OFFER})
+    assert err["code"] == -32602, err
 
 
 async def test_students_publish_only_when_allowed(weir):
@@ -374,12 +381,12 @@ async def test_students_publish_only_when_allowed(weir):
     assert s.participant["role"] == "student"
     err = await s.error("publish", {"sdp": VALID_OFFER_SDP})
     assert err["code"] == 403, err
-    err = await t.error("publish", {"sdp": VALID_OFFER_SDP})
-    assert err["code"] == 501, err
+    err = await t.error("publish", {"sdp": GARBAGE_OFFER})
+    assert err["code"] == -32602, err
     await t.call("moderate", {"action": "allow_publish", "participant": s.id})
     await s.next_notification("moderated")
-    err = await s.error("publish", {"sdp": VALID_OFFER_SDP})
-    assert err["code"] == 501, err
+    err = await s.error("publish", {"sdp": GARBAGE_OFFER})
+    assert err["code"] == -32602, err
 
 
 async def test_moderate_mute_is_501(server):

@@ -60,6 +60,10 @@ static void expect_same(const weir_config *a, const weir_config *b, const char *
     cr_expect_eq(a->rate_limit_burst, b->rate_limit_burst, "%s: rate_limit_burst", what);
     cr_expect_eq(a->abuse_disconnect_after, b->abuse_disconnect_after, "%s: abuse", what);
     cr_expect_eq(a->join_timeout_s, b->join_timeout_s, "%s: join_timeout_s", what);
+    cr_expect_str_eq(a->ice_bind_addresses, b->ice_bind_addresses, "%s: ice_bind", what);
+    cr_expect_eq(a->ice_port_min, b->ice_port_min, "%s: ice_port_min", what);
+    cr_expect_eq(a->ice_port_max, b->ice_port_max, "%s: ice_port_max", what);
+    cr_expect_str_eq(a->announced_ip, b->announced_ip, "%s: announced_ip", what);
 }
 
 Test(config, defaults)
@@ -133,6 +137,8 @@ static const value_row value_rows[] = {
     INT("[auth]\ntoken_max_ttl_s = 31536000", token_max_ttl_s, 31536000),
     INT("[signalling]\nabuse_disconnect_after = 1", abuse_disconnect_after, 1),
     INT("[signalling]\njoin_timeout_s = 0", join_timeout_s, 0),
+    INT("[media]\nice_port_min = 40000", ice_port_min, 40000),
+    INT("[media]\nice_port_max = 65535", ice_port_max, 65535),
     /* the two max_participants keys are different options */
     INT("[server]\nmax_participants = 7\n[rooms]\nmax_participants = 8", max_participants, 7),
     INT("[server]\nmax_participants = 7\n[rooms]\nmax_participants = 8", room_max_participants, 8),
@@ -163,6 +169,8 @@ static const value_row value_rows[] = {
     LEVEL("[log]\nlevel = DEBUG", WEIR_LOG_DEBUG),
     /* strings, quoting and escapes */
     STR("[server]\nlisten_address = 0.0.0.0", listen_address, "0.0.0.0"),
+    STR("[media]\nice_bind_addresses = 127.0.0.1", ice_bind_addresses, "127.0.0.1"),
+    STR("[media]\nannounced_ip = 203.0.113.7", announced_ip, "203.0.113.7"),
     STR("[server]\nweb_root = /srv/weir web  ", web_root, "/srv/weir web"),
     STR("[server]\ntls_cert = \"\"", tls_cert, ""),
     STR("[server]\ntls_cert =", tls_cert, ""),
@@ -593,6 +601,10 @@ static const struct {
     {"signalling", "rate_limit_burst", "1"},
     {"signalling", "abuse_disconnect_after", "1"},
     {"signalling", "join_timeout_s", "1"},
+    {"media", "ice_bind_addresses", "x"},
+    {"media", "ice_port_min", "1"},
+    {"media", "ice_port_max", "1"},
+    {"media", "announced_ip", "x"},
 };
 
 Test(config, shipped_conf_lists_every_option)
