@@ -22,24 +22,7 @@
 
 /* ---- fake clock -------------------------------------------------------- */
 
-#define WALL_BASE_S 1700000000LL
-static int64_t fake_now_us = 1000000;
-static bool fake_wall;
-
-int gettimeofday(struct timeval *restrict tv, void *restrict tz)
-{
-    (void)tz;
-    if (fake_wall) {
-        tv->tv_sec = (time_t)(WALL_BASE_S + fake_now_us / 1000000);
-        tv->tv_usec = (suseconds_t)(fake_now_us % 1000000);
-        return 0;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    tv->tv_sec = ts.tv_sec;
-    tv->tv_usec = ts.tv_nsec / 1000;
-    return 0;
-}
+#include "support/fake_wall_clock.h"
 
 static void fake_clock_on(void)
 {

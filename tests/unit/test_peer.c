@@ -24,24 +24,7 @@
 
 /* ---- fake clock -------------------------------------------------------- */
 
-#define WALL_BASE_S 1700000000LL
-static int64_t now_us = 1000000;
-static bool fake_wall;
-
-int gettimeofday(struct timeval *restrict tv, void *restrict tz)
-{
-    (void)tz;
-    if (fake_wall) {
-        tv->tv_sec = (time_t)(WALL_BASE_S + now_us / 1000000);
-        tv->tv_usec = (suseconds_t)(now_us % 1000000);
-        return 0;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    tv->tv_sec = ts.tv_sec;
-    tv->tv_usec = ts.tv_nsec / 1000;
-    return 0;
-}
+#include "support/fake_wall_clock.h"
 
 /* ---- fixture: a browser and the SFU's peer ------------------------------ */
 
@@ -130,7 +113,7 @@ static weir_peer *make_peer(void)
 static void setup(void)
 {
     weir_log_set_level(WEIR_LOG_WARN);
-    now_us = 1000000;
+    fake_now_us = 1000000;
     fake_wall = true;
     cr_assert_eq(weir_srtp_global_init(), 0);
     memset(&F, 0, sizeof F);
@@ -189,7 +172,7 @@ static void shuttle(void)
         weir_transmit t;
         while (weir_peer_poll_transmit(F.peer, &t) == 1) {
             moved = true;
-            weir_dtls_handle_datagram(F.browser, now_us, t.data, t.len);
+            weir_dtls_handle_datagram(F.browser, fake_now_us, t.data, t.len);
         }
         const uint8_t *d;
         size_t n;
@@ -202,7 +185,7 @@ static void shuttle(void)
             }
             uint8_t buf[WEIR_DTLS_MAX_DATAGRAM];
             memcpy(buf, d, n);
-            cr_assert_eq(weir_peer_handle_datagram(F.peer, now_us, buf, n), 0);
+            cr_assert_eq(weir_peer_handle_datagram(F.peer, fake_now_us, buf, n), 0);
         }
         collect();
     }
@@ -227,8 +210,8 @@ static int count_events(weir_peer_event_type type)
 /* Handshake, advancing the fake clock to the earliest deadline whenever both sides are idle. */
 static void connect_peer(void)
 {
-    cr_assert_eq(weir_peer_start(F.peer, now_us), 0);
-    cr_assert_eq(weir_dtls_start(F.browser, now_us), 0);
+    cr_assert_eq(weir_peer_start(F.peer, fake_now_us), 0);
+    cr_assert_eq(weir_dtls_start(F.browser, fake_now_us), 0);
     for (int i = 0; i < 20; i++) {
         shuttle();
         if (weir_peer_is_connected(F.peer) && F.browser_srtp)
@@ -236,9 +219,9 @@ static void connect_peer(void)
         int64_t a = weir_peer_next_timeout(F.peer), b = weir_dtls_next_timeout(F.browser);
         int64_t next = a < b ? a : b;
         cr_assert_neq(next, WEIR_PEER_NO_TIMEOUT, "stuck without a timer");
-        now_us = next > now_us ? next : now_us;
-        weir_peer_handle_timeout(F.peer, now_us);
-        weir_dtls_handle_timeout(F.browser, now_us);
+        fake_now_us = next > fake_now_us ? next : fake_now_us;
+        weir_peer_handle_timeout(F.peer, fake_now_us);
+        weir_dtls_handle_timeout(F.browser, fake_now_us);
     }
     cr_assert_fail("handshake did not complete");
 }
@@ -317,7 +300,7 @@ static size_t protect_rtcp(uint8_t *buf, size_t len, size_t cap)
 
 static int feed(uint8_t *buf, size_t len)
 {
-    int rc = weir_peer_handle_datagram(F.peer, now_us, buf, len);
+    int rc = weir_peer_handle_datagram(F.peer, fake_now_us, buf, len);
     collect();
     return rc;
 }
@@ -340,7 +323,7 @@ static void expect_packet(uint32_t ssrc, uint16_t seq, uint8_t pt, size_t payloa
     cr_expect_eq(pkt.rtp.payload_type, pt);
     cr_expect_eq(pkt.media_index, media_index);
     cr_expect_eq(pkt.layer, layer);
-    cr_expect_eq(pkt.arrival_us, now_us);
+    cr_expect_eq(pkt.arrival_us, fake_now_us);
     cr_assert_eq(pkt.rtp.payload_len, payload_len);
     uint8_t want[1200];
     fill_payload(want, payload_len, ssrc, seq);
@@ -374,16 +357,16 @@ Test(peer, handshake_connects_and_reports_the_srtp_profile)
     cr_expect_str_eq(ev->detail, "SRTP_AEAD_AES_128_GCM");
     cr_expect_eq(count_events(WEIR_PEER_EVENT_FAILED), 0);
     cr_expect_eq(weir_peer_next_timeout(F.peer), WEIR_PEER_NO_TIMEOUT);
-    cr_expect_eq(weir_peer_start(F.peer, now_us), -WEIR_EPERM, "start once");
+    cr_expect_eq(weir_peer_start(F.peer, fake_now_us), -WEIR_EPERM, "start once");
 }
 
 Test(peer, lost_first_client_flight_is_recovered_after_handle_timeout)
 {
     F.drop_from_browser = 1;
-    int64_t t0 = now_us;
+    int64_t t0 = fake_now_us;
     connect_peer();
     cr_expect_eq(F.dropped, 1);
-    cr_expect_gt(now_us, t0, "the fake clock had to reach the browser's retransmission");
+    cr_expect_gt(fake_now_us, t0, "the fake clock had to reach the browser's retransmission");
     cr_expect_not_null(find_event(WEIR_PEER_EVENT_CONNECTED, 0));
 }
 
@@ -399,15 +382,15 @@ Test(peer, wrong_fingerprint_fails_and_then_drops_srtp_as_closed)
                             .n_media = 3};
     F.peer = weir_peer_create(&cfg);
     cr_assert_not_null(F.peer);
-    weir_peer_start(F.peer, now_us);
-    weir_dtls_start(F.browser, now_us);
+    weir_peer_start(F.peer, fake_now_us);
+    weir_dtls_start(F.browser, fake_now_us);
     shuttle();
     const weir_peer_event *ev = find_event(WEIR_PEER_EVENT_FAILED, 0);
     cr_assert_not_null(ev);
     cr_expect(strstr(ev->detail, "fingerprint") != NULL, "detail: %s", ev->detail);
     cr_expect_not(weir_peer_is_connected(F.peer));
     uint8_t rtp[32] = {0x80, 96};
-    cr_expect_eq(weir_peer_handle_datagram(F.peer, now_us, rtp, sizeof rtp), 1);
+    cr_expect_eq(weir_peer_handle_datagram(F.peer, fake_now_us, rtp, sizeof rtp), 1);
     cr_expect_eq(drops(WEIR_PEER_DROP_CLOSED), 1);
 }
 
@@ -505,8 +488,8 @@ Test(peer, transport_cc_sequence_and_audio_level_are_exposed)
     cr_expect_not(pkt.has_abs_send_time);
 
     /* A time earlier than the last is taken as the last (STYLE.md "Time"). */
-    int64_t t = now_us;
-    now_us -= 1000;
+    int64_t t = fake_now_us;
+    fake_now_us -= 1000;
     cr_assert_eq(send_rtp(SPEC(.ssrc = AUDIO_SSRC, .pt = PT_OPUS, .seq = 8), 80), 0);
     cr_assert_eq(weir_peer_poll_packet(F.peer, &pkt), 1);
     cr_expect_eq(pkt.arrival_us, t);
@@ -667,13 +650,13 @@ Test(peer, sender_report_records_the_ntp_rtp_mapping)
     cr_assert_gt(n, 0);
     int m = weir_rtcp_sdes_write(buf + n, sizeof buf - (size_t)n, AUDIO_SSRC, "cname", 5);
     cr_assert_gt(m, 0);
-    now_us += 5000;
+    fake_now_us += 5000;
     cr_assert_eq(feed(buf, protect_rtcp(buf, (size_t)(n + m), sizeof buf)), 0);
     weir_peer_stream_info info = stream_of(AUDIO_SSRC);
     cr_expect(info.has_sr);
     cr_expect_eq(info.sr_ntp, 0xe1234567abcd0000ull);
     cr_expect_eq(info.sr_rtp_ts, 48000);
-    cr_expect_eq(info.sr_arrival_us, now_us);
+    cr_expect_eq(info.sr_arrival_us, fake_now_us);
     weir_peer_stats st;
     weir_peer_get_stats(F.peer, &st);
     cr_expect_eq(st.rtcp_packets, 1);
@@ -801,7 +784,8 @@ Test(peer, rtp_before_keys_stun_and_other_bytes_are_dropped_by_demux)
     uint64_t want[WEIR_PEER_DROP_COUNT] = {0};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         uint8_t buf[64] = {rows[i].first, rows[i].second};
-        cr_expect_eq(weir_peer_handle_datagram(F.peer, now_us, buf, rows[i].len), 1, "row %zu", i);
+        cr_expect_eq(weir_peer_handle_datagram(F.peer, fake_now_us, buf, rows[i].len), 1, "row %zu",
+                     i);
         want[rows[i].why]++;
         cr_expect_eq(drops(rows[i].why), want[rows[i].why], "row %zu", i);
     }
@@ -926,14 +910,14 @@ Test(peer, an_undrained_packet_queue_drops_and_counts)
 Test(peer, close_sends_close_notify_and_reports_closed)
 {
     connect_peer();
-    cr_assert_eq(weir_peer_close(F.peer, now_us), 0);
+    cr_assert_eq(weir_peer_close(F.peer, fake_now_us), 0);
     shuttle();
     cr_expect_not_null(find_event(WEIR_PEER_EVENT_CLOSED, 0));
     cr_expect_eq(weir_dtls_get_state(F.browser), WEIR_DTLS_STATE_CLOSED,
                  "browser got close_notify");
     cr_expect_eq(send_rtp(SPEC(.ssrc = AUDIO_SSRC, .pt = PT_OPUS, .seq = 1), 10), 1);
     cr_expect_eq(drops(WEIR_PEER_DROP_CLOSED), 1);
-    cr_expect_eq(weir_peer_close(F.peer, now_us), 0, "idempotent");
+    cr_expect_eq(weir_peer_close(F.peer, fake_now_us), 0, "idempotent");
 }
 
 Test(peer, drop_names_are_unique_and_non_empty)
