@@ -83,6 +83,11 @@ static const option options[] = {
     {"media", "ice_port_min", OPT_INT, FIELD(ice_port_min), 0, 65535, "0"},
     {"media", "ice_port_max", OPT_INT, FIELD(ice_port_max), 0, 65535, "0"},
     {"media", "announced_ip", OPT_STRING, FIELD(announced_ip), 0, 0, ""},
+    {"media", "ice_consent_timeout_s", OPT_INT, FIELD(ice_consent_timeout_s), 0, 3600, "5"},
+    {"media", "peer_timeout_s", OPT_INT, FIELD(peer_timeout_s), 1, 3600, "20"},
+    {"media", "ice_servers", OPT_STRING, FIELD(ice_servers), 0, 0, ""},
+    {"media", "ice_username", OPT_STRING, FIELD(ice_username), 0, 0, ""},
+    {"media", "ice_credential", OPT_STRING, FIELD(ice_credential), 0, 0, ""},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -1,6 +1,7 @@
 #define WEIR_LOG_MODULE "control"
 #include "control/control.h"
 
+#include <glib.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "base/clock.h"
 #include "control/http_server.h"
+#include "control/media.h"
 #include "control/membership.h"
 #include "control/session.h"
 #include "peer/cert.h"
@@ -39,6 +41,12 @@ static int start_workers(weir_control *ctl)
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         n = cores > 0 ? (int)cores : 1;
     }
+    if (n > WEIR_MESH_MAX_WORKERS)
+        n = WEIR_MESH_MAX_WORKERS;
+    ctl->mesh = weir_mesh_create(n);
+    if (!ctl->mesh)
+        return -WEIR_EIO;
+    ctl->media.mesh = ctl->mesh;
     ctl->workers = weir_calloc((size_t)n, sizeof *ctl->workers);
     ctl->worker_peers = weir_calloc((size_t)n, sizeof *ctl->worker_peers);
     ctl->n_workers = n;
@@ -65,12 +73,29 @@ static void check_join_timeouts(weir_control *ctl, int64_t now_us)
     }
 }
 
+/* Participants whose media stayed disconnected or failed for peer_timeout_s leave ("timeout"). */
+static void check_media_timeouts(weir_control *ctl, int64_t now_us)
+{
+    int64_t limit_us = (int64_t)ctl->cfg->peer_timeout_s * 1000000;
+    for (weir_session *s = ctl->sessions; s; s = s->next) {
+        weir_participant *p = s->participant;
+        if (!p || !p->media || !p->media->media_lost_since_us || s->closing)
+            continue;
+        if (now_us - p->media->media_lost_since_us < limit_us)
+            continue;
+        weir_session_log(s, WEIR_LOG_INFO, "media_timeout after_s=%d", ctl->cfg->peer_timeout_s);
+        weir_membership_leave(ctl, p, "timeout");
+        weir_session_bye(s, "timeout", 4003);
+    }
+}
+
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     weir_control *ctl = ((ticker *)sul)->ctl;
     int64_t now_us = weir_clock_now_us();
     weir_control_drain_worker_events(ctl);
     check_join_timeouts(ctl, now_us);
+    check_media_timeouts(ctl, now_us);
     lws_sul_schedule(ctl->lws, 0, sul, on_tick, TICK_US);
 }
 
@@ -114,6 +139,7 @@ static int setup_media(weir_control *ctl)
         .port_min = (uint16_t)ctl->cfg->ice_port_min,
         .port_max = (uint16_t)ctl->cfg->ice_port_max,
         .announced_ip = ctl->cfg->announced_ip,
+        .consent_timeout_s = (uint32_t)ctl->cfg->ice_consent_timeout_s,
     };
     WEIR_LOG_INFO("media_ready fingerprint=\"%s\" ice_bind_addresses=%zu",
                   weir_cert_fingerprint(ctl->cert), ctl->n_bind_addresses);
@@ -177,49 +203,108 @@ int weir_control_run(weir_control *ctl)
 _Static_assert(WEIR_PEER_DROP_COUNT <= sizeof((weir_participant *)0)->pub_drops / sizeof(uint64_t),
                "weir_participant.pub_drops too small");
 
-static void handle_worker_event(weir_control *ctl, const weir_worker_event *ev)
+static void on_publisher_stats(weir_control *ctl, const weir_worker_event *ev)
 {
-    if (ev->type == WEIR_WORKER_EVENT_PUBLISHER_STATS) {
-        /* Metrics count even when the participant has just left. */
-        weir_participant *p = weir_control_find_peer(ctl, ev->peer_id);
-        if (!p)
-            return;
-        if (ev->packets > p->pub_packets)
-            ctl->rtp_packets_total += ev->packets - p->pub_packets;
-        for (int d = 0; d < WEIR_PEER_DROP_COUNT; d++) {
-            if (ev->drops[d] > p->pub_drops[d])
-                ctl->peer_drops_total[d] += ev->drops[d] - p->pub_drops[d];
-            p->pub_drops[d] = ev->drops[d];
-        }
-        p->pub_packets = ev->packets;
-        p->pub_bytes = ev->bytes;
-        p->pub_streams = ev->streams;
-        return;
-    }
+    /* Metrics count even when the participant has just left. */
     weir_participant *p = weir_control_find_peer(ctl, ev->peer_id);
-    if (!p || !p->publishing)
+    if (!p)
         return;
-    weir_session *s = p->session;
-    switch (ev->type) {
-    case WEIR_WORKER_EVENT_PUBLISHER_CANDIDATE: {
-        json_t *cand = json_null();
-        if (ev->text[0])
-            cand = json_pack("{s:s, s:s, s:i}", "candidate", ev->text, "sdpMid", p->pub_bundle_mid,
-                             "sdpMLineIndex", p->pub_bundle_index);
-        if (s)
-            weir_session_notify(s, "trickle",
-                                json_pack("{s:s, s:o}", "pc", "publisher", "candidate", cand));
-        else
-            json_decref(cand);
-        break;
+    if (ev->packets > p->pub_packets)
+        ctl->rtp_packets_total += ev->packets - p->pub_packets;
+    for (int d = 0; d < WEIR_PEER_DROP_COUNT; d++) {
+        if (ev->drops[d] > p->pub_drops[d])
+            ctl->peer_drops_total[d] += ev->drops[d] - p->pub_drops[d];
+        p->pub_drops[d] = ev->drops[d];
     }
-    case WEIR_WORKER_EVENT_PUBLISHER_STATE:
-        p->pub_state = weir_publisher_state_name(ev->state);
+    p->pub_packets = ev->packets;
+    p->pub_bytes = ev->bytes;
+    p->pub_streams = ev->streams;
+}
+
+static void notify_candidate(weir_participant *p, const char *pc, const char *text,
+                             const char *mid, int index)
+{
+    if (!p->session)
+        return;
+    json_t *cand = json_null();
+    if (text[0])
+        cand = json_pack("{s:s, s:s, s:i}", "candidate", text, "sdpMid", mid, "sdpMLineIndex",
+                         index);
+    weir_session_notify(p->session, "trickle", json_pack("{s:s, s:o}", "pc", pc, "candidate", cand));
+}
+
+/* Connectivity: a PC that is disconnected or failed starts the participant's timeout clock. */
+static void track_connectivity(weir_participant *p, weir_publisher_state state)
+{
+    if (!p->media)
+        return;
+    bool lost = state == WEIR_PUBLISHER_DISCONNECTED || state == WEIR_PUBLISHER_FAILED;
+    if (lost && !p->media->media_lost_since_us)
+        p->media->media_lost_since_us = weir_clock_now_us();
+    else if (state == WEIR_PUBLISHER_CONNECTED)
+        p->media->media_lost_since_us = 0;
+}
+
+static void on_pc_state(weir_participant *p, const weir_worker_event *ev)
+{
+    const char *name = weir_publisher_state_name(ev->state);
+    bool publisher = ev->type == WEIR_WORKER_EVENT_PUBLISHER_STATE;
+    if (publisher) {
+        p->pub_state = name;
         if (ev->state == WEIR_PUBLISHER_CONNECTED)
             snprintf(p->pub_srtp, sizeof p->pub_srtp, "%.47s", ev->text);
-        if (s)
-            weir_session_log(s, WEIR_LOG_INFO, "publisher_state state=%s detail=%s", p->pub_state,
-                             ev->text);
+    } else if (p->media) {
+        p->media->sub_state = name;
+        if (ev->state == WEIR_PUBLISHER_CONNECTED)
+            snprintf(p->media->sub_srtp, sizeof p->media->sub_srtp, "%.47s", ev->text);
+    }
+    track_connectivity(p, ev->state);
+    if (p->session)
+        weir_session_log(p->session, WEIR_LOG_INFO, "%s_state state=%s detail=%s",
+                         publisher ? "publisher" : "subscriber", name, ev->text);
+}
+
+static void handle_worker_event(weir_control *ctl, const weir_worker_event *ev)
+{
+    switch (ev->type) {
+    case WEIR_WORKER_EVENT_PUBLISHER_STATS:
+        on_publisher_stats(ctl, ev);
+        return;
+    case WEIR_WORKER_EVENT_KEYFRAME_NEEDED:
+        weir_media_on_keyframe_needed(ctl, ev->handle, ev->spatial);
+        return;
+    case WEIR_WORKER_EVENT_AUDIO_LEVEL:
+        weir_media_on_audio_level(ctl, ev->handle, ev->level, ev->voice);
+        return;
+    default:
+        break;
+    }
+    weir_participant *p = weir_control_find_peer(ctl, ev->peer_id);
+    if (!p)
+        return;
+    switch (ev->type) {
+    case WEIR_WORKER_EVENT_PUBLISHER_CANDIDATE:
+        if (p->publishing)
+            notify_candidate(p, "publisher", ev->text, p->pub_bundle_mid, p->pub_bundle_index);
+        break;
+    case WEIR_WORKER_EVENT_SUBSCRIBER_CANDIDATE:
+        if (p->media && p->media->n_lines)
+            notify_candidate(p, "subscriber", ev->text, p->media->lines[0].offered.mid, 0);
+        break;
+    case WEIR_WORKER_EVENT_PUBLISHER_STATE:
+    case WEIR_WORKER_EVENT_SUBSCRIBER_STATE:
+        on_pc_state(p, ev);
+        break;
+    case WEIR_WORKER_EVENT_SUBSCRIBER_STATS:
+        if (p->media) {
+            if (ev->packets > p->media->sub_packets)
+                ctl->rtp_packets_sent_total += ev->packets - p->media->sub_packets;
+            p->media->sub_packets = ev->packets;
+            p->media->sub_bytes = ev->bytes;
+        }
+        break;
+    case WEIR_WORKER_EVENT_LAYER_CHANGED:
+        weir_media_on_layer_changed(ctl, p, ev->handle, ev->spatial, ev->temporal);
         break;
     default:
         break;
@@ -312,6 +397,9 @@ void weir_control_destroy(weir_control *ctl)
     weir_free(ctl->workers);
     weir_free(ctl->worker_peers);
     weir_rooms_destroy(ctl->rooms);
+    weir_mesh_destroy(ctl->mesh);
+    if (ctl->tracks)
+        g_hash_table_destroy(ctl->tracks);
     weir_free(ctl->ticker);
     for (size_t i = 0; i < ctl->n_bind_addresses; i++)
         weir_free(ctl->bind_addresses[i]);

@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "control/control.h"
+#include "control/media.h"
 #include "control/session.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
@@ -109,6 +110,7 @@ int weir_membership_join(weir_control *ctl, weir_session *s, const weir_join_req
     s->participant = p;
     s->ever_joined = true;
     p->worker_index = weir_control_place_peer(ctl, p->id, &p->peer_id);
+    weir_media_participant_init(ctl, p);
     WEIR_LOG_INFO("joined room=%s participant=%s role=%s worker=%d", req->room_id, p->id,
                   weir_role_name(p->role), p->worker_index);
     weir_membership_broadcast(
@@ -120,6 +122,7 @@ int weir_membership_join(weir_control *ctl, weir_session *s, const weir_join_req
 void weir_membership_leave(weir_control *ctl, weir_participant *p, const char *reason)
 {
     weir_room *room = p->room;
+    weir_media_participant_gone(ctl, p);
     if (room) {
         weir_room_remove(room, p);
         WEIR_LOG_INFO("left room=%s participant=%s reason=%s", weir_room_id(room), p->id, reason);
@@ -154,6 +157,7 @@ void weir_membership_close_room(weir_control *ctl, weir_room *room)
     while (weir_room_count(room) > 0) {
         weir_participant *p = weir_room_at(room, 0);
         weir_session *s = p->session;
+        weir_media_participant_gone(ctl, p);
         weir_room_remove(room, p);
         if (p->worker_index >= 0)
             weir_control_release_peer(ctl, p->worker_index, p->peer_id);

@@ -114,6 +114,10 @@ static void render_media(text *t, const weir_control *ctl)
                   "RTP packets received from publishers, decrypted and routed.");
     put(t, "weir_media_rtp_packets_received_total %llu\n",
         (unsigned long long)ctl->rtp_packets_total);
+    metric_header(t, "weir_media_rtp_packets_sent_total", "counter",
+                  "RTP packets forwarded to subscribers (first transmissions and resends).");
+    put(t, "weir_media_rtp_packets_sent_total %llu\n",
+        (unsigned long long)ctl->rtp_packets_sent_total);
     metric_header(t, "weir_peer_drops_total", "counter",
                   "Datagrams publisher peers dropped, by reason.");
     for (int d = 0; d < WEIR_PEER_DROP_COUNT; d++)

@@ -42,6 +42,8 @@ typedef struct weir_participant {
     uint64_t pub_bytes;
     uint32_t pub_streams;   /* SSRCs known */
     uint64_t pub_drops[24]; /* per weir_peer_drop, last reported (for metric deltas) */
+    /* owned: tracks and subscriber PC (control/media.h); NULL outside a room */
+    struct weir_participant_media *media;
 } weir_participant;
 
 typedef struct weir_room_options {

@@ -8,6 +8,7 @@
 #include "control/control.h"
 #include "control/jsonrpc.h"
 #include "control/jwt.h"
+#include "control/media.h"
 #include "control/membership.h"
 #include "control/methods.h"
 #include "control/session.h"
@@ -109,6 +110,33 @@ static json_t *participants_except(const weir_room *room, const weir_participant
     return list;
 }
 
+/* [media] ice_servers as RTCIceServer objects: one entry with every URL. */
+static json_t *ice_servers_json(const weir_config *cfg)
+{
+    json_t *list = json_array();
+    json_t *urls = json_array();
+    const char *sep = ", \t";
+    for (const char *q = cfg->ice_servers; *q;) {
+        q += strspn(q, sep);
+        size_t n = strcspn(q, sep);
+        if (!n)
+            break;
+        json_array_append_new(urls, json_stringn(q, n));
+        q += n;
+    }
+    if (!json_array_size(urls)) {
+        json_decref(urls);
+        return list;
+    }
+    json_t *server = json_pack("{s:o}", "urls", urls);
+    if (cfg->ice_username[0]) {
+        json_object_set_new(server, "username", json_string(cfg->ice_username));
+        json_object_set_new(server, "credential", json_string(cfg->ice_credential));
+    }
+    json_array_append_new(list, server);
+    return list;
+}
+
 static void handle_join(weir_control *ctl, const call *c)
 {
     weir_session *s = c->s;
@@ -130,12 +158,14 @@ static void handle_join(weir_control *ctl, const call *c)
         fail(c, code, err);
         return;
     }
-    const weir_participant *p = s->participant;
-    json_t *result =
-        json_pack("{s:o, s:o, s:o, s:[], s:[]}", "participant", weir_membership_participant_json(p),
-                  "room", weir_membership_room_json(p->room), "participants",
-                  participants_except(p->room, p), "tracks", "ice_servers");
+    weir_participant *p = s->participant;
+    json_t *result = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o}", "participant", weir_membership_participant_json(p), "room",
+        weir_membership_room_json(p->room), "participants", participants_except(p->room, p),
+        "tracks", weir_media_tracks_json(p->room, p), "ice_servers", ice_servers_json(ctl->cfg));
     reply(c, result);
+    /* The offer of what is already published follows the join result. */
+    weir_media_refresh(ctl, p);
 }
 
 static void handle_leave(weir_control *ctl, const call *c)
@@ -155,8 +185,18 @@ static void handle_moderate(weir_control *ctl, const call *c)
         return;
     }
     if (strcmp(action, "mute") == 0) {
-        fail(c, E_NOT_AVAILABLE,
-             "moderate mute: not available yet: tracks arrive with the media path");
+        const char *track_id = json_string_value(json_object_get(c->params, "track"));
+        weir_track *t = weir_media_find_track(ctl, self->room, track_id);
+        if (!t || t->owner != target) {
+            fail(c, E_NOT_FOUND, "no such track of that participant");
+            return;
+        }
+        weir_media_set_muted(ctl, t, true);
+        if (target->session)
+            weir_session_notify(target->session, "moderated",
+                                json_pack("{s:s, s:s, s:s}", "action", action, "by", self->id,
+                                          "track", t->id));
+        reply(c, json_object());
         return;
     }
     if (strcmp(action, "kick") == 0) {
@@ -279,6 +319,7 @@ static void handle_publish(weir_control *ctl, const call *c)
         }
     char *sdp = weir_sdp_write(answer, NULL);
     weir_sdp_free(answer);
+    weir_media_publish(ctl, p, &pub->desc, pub);
     if (weir_control_send_to_peer(ctl, p, WEIR_WORKER_CMD_PUBLISH, pub) < 0) {
         weir_free(sdp);
         fail(c, WEIR_RPC_INTERNAL_ERROR, "publish: media worker unavailable");
@@ -290,18 +331,20 @@ static void handle_publish(weir_control *ctl, const call *c)
     weir_session_log(c->s, WEIR_LOG_INFO, "publish_answered worker=%d", p->worker_index);
     reply(c, json_pack("{s:s}", "sdp", sdp));
     weir_free(sdp);
+    weir_media_announce(ctl, p);
 }
 
 static void handle_trickle(weir_control *ctl, const call *c)
 {
     const char *pc = json_string_value(json_object_get(c->params, "pc"));
-    if (strcmp(pc, "publisher") != 0) {
-        fail(c, E_NOT_AVAILABLE, "trickle: subscriber: not available yet: no subscriber path");
+    bool subscriber = strcmp(pc, "subscriber") == 0;
+    weir_participant *p = c->s->participant;
+    if (!subscriber && !p->publishing) {
+        fail(c, E_CONFLICT, "trickle: publish first");
         return;
     }
-    weir_participant *p = c->s->participant;
-    if (!p->publishing) {
-        fail(c, E_CONFLICT, "trickle: publish first");
+    if (subscriber && !(p->media && p->media->sub_started)) {
+        fail(c, E_CONFLICT, "trickle: no subscriber offer was sent to you yet");
         return;
     }
     const json_t *cand = json_object_get(c->params, "candidate");
@@ -314,7 +357,61 @@ static void handle_trickle(weir_control *ctl, const call *c)
         return;
     }
     snprintf(t->candidate, sizeof t->candidate, "%s", text ? text : "");
+    t->subscriber = subscriber;
     weir_control_send_to_peer(ctl, p, WEIR_WORKER_CMD_TRICKLE, t);
+    reply(c, json_object());
+}
+
+static void handle_answer(weir_control *ctl, const call *c)
+{
+    char err[300];
+    int code = weir_media_answer(ctl, c->s->participant,
+                                 json_string_value(json_object_get(c->params, "sdp")), err,
+                                 sizeof err);
+    if (code)
+        fail(c, code, err);
+    else
+        reply(c, json_object());
+}
+
+static void handle_subscribe(weir_control *ctl, const call *c)
+{
+    char err[160];
+    int code = weir_media_subscribe(ctl, c->s->participant, json_object_get(c->params, "tracks"),
+                                    c->method->id == WEIR_METHOD_SUBSCRIBE, err, sizeof err);
+    if (code)
+        fail(c, code, err);
+    else
+        reply(c, json_object());
+}
+
+static void handle_set_preferences(weir_control *ctl, const call *c)
+{
+    const json_t *paused = json_object_get(c->params, "paused");
+    const json_t *spatial = json_object_get(c->params, "max_spatial");
+    const json_t *temporal = json_object_get(c->params, "max_temporal");
+    char err[160];
+    int code = weir_media_set_preferences(
+        ctl, c->s->participant, json_string_value(json_object_get(c->params, "track")),
+        spatial ? (int)json_integer_value(spatial) : -1,
+        temporal ? (int)json_integer_value(temporal) : -1,
+        paused ? (int)json_is_true(paused) : -1, err, sizeof err);
+    if (code)
+        fail(c, code, err);
+    else
+        reply(c, json_object());
+}
+
+static void handle_mute(weir_control *ctl, const call *c)
+{
+    weir_participant *p = c->s->participant;
+    const char *id = json_string_value(json_object_get(c->params, "track"));
+    weir_track *t = weir_media_find_track(ctl, p->room, id);
+    if (!t || t->owner != p) {
+        fail(c, E_NOT_FOUND, "mute: no such track of yours");
+        return;
+    }
+    weir_media_set_muted(ctl, t, json_is_true(json_object_get(c->params, "muted")));
     reply(c, json_object());
 }
 
@@ -338,12 +435,12 @@ static const handler_fn handlers[WEIR_METHOD_COUNT] = {
     [WEIR_METHOD_LEAVE] = handle_leave,
     [WEIR_METHOD_MODERATE] = handle_moderate,
     [WEIR_METHOD_PUBLISH] = handle_publish,
-    [WEIR_METHOD_ANSWER] = handle_not_available,
+    [WEIR_METHOD_ANSWER] = handle_answer,
     [WEIR_METHOD_TRICKLE] = handle_trickle,
-    [WEIR_METHOD_SUBSCRIBE] = handle_not_available,
-    [WEIR_METHOD_UNSUBSCRIBE] = handle_not_available,
-    [WEIR_METHOD_SET_PREFERENCES] = handle_not_available,
-    [WEIR_METHOD_MUTE] = handle_not_available,
+    [WEIR_METHOD_SUBSCRIBE] = handle_subscribe,
+    [WEIR_METHOD_UNSUBSCRIBE] = handle_subscribe,
+    [WEIR_METHOD_SET_PREFERENCES] = handle_set_preferences,
+    [WEIR_METHOD_MUTE] = handle_mute,
     [WEIR_METHOD_RECORD_START] = handle_not_available,
     [WEIR_METHOD_RECORD_STOP] = handle_not_available,
     [WEIR_METHOD_TAP_START] = handle_not_available,

@@ -388,6 +388,30 @@ int weir_peer_send_rtcp(weir_peer *p, const uint8_t *buf, size_t len)
     return 0;
 }
 
+int weir_peer_protect_rtp(weir_peer *p, uint8_t *buf, size_t *len, size_t cap)
+{
+    if (!p->srtp || p->state != PEER_CONNECTED)
+        return -WEIR_EPERM;
+    size_t plain = *len;
+    int rc = weir_srtp_protect_rtp(p->srtp, buf, len, cap);
+    if (rc < 0)
+        return rc;
+    p->stats.rtp_sent++;
+    p->stats.rtp_sent_bytes += plain;
+    return 0;
+}
+
+int weir_peer_protect_rtcp(weir_peer *p, uint8_t *buf, size_t *len, size_t cap)
+{
+    if (!p->srtp || p->state != PEER_CONNECTED)
+        return -WEIR_EPERM;
+    int rc = weir_srtp_protect_rtcp(p->srtp, buf, len, cap);
+    if (rc < 0)
+        return rc;
+    p->stats.rtcp_sent++;
+    return 0;
+}
+
 /* ---- inspection ---------------------------------------------------------- */
 
 void weir_peer_get_stats(const weir_peer *p, weir_peer_stats *out)

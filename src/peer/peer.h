@@ -213,6 +213,8 @@ typedef struct weir_peer_stats {
     uint64_t rtcp_twcc;
     uint64_t rtcp_other;
     uint64_t rtcp_sent;
+    uint64_t rtp_sent; /* packets protected by weir_peer_protect_rtp */
+    uint64_t rtp_sent_bytes;
     uint64_t dtls_data_bytes; /* application data (SCTP) received; no data channels yet */
     uint64_t events_dropped;  /* poll_event not drained */
 } weir_peer_stats;
@@ -290,6 +292,18 @@ int weir_peer_poll_packet(weir_peer *p, weir_peer_packet *out);
  * queue is full, or the SRTP error. On error nothing is queued.
  */
 int weir_peer_send_rtcp(weir_peer *p, const uint8_t *buf, size_t len);
+
+/**
+ * Egress (the subscriber PC): protects the RTP packet buf[0..*len) in place
+ * in the caller's buffer, which the caller then sends itself (no queueing:
+ * the forwarding path batches its own sends). cap must be >= *len +
+ * WEIR_SRTP_MAX_RTP_OVERHEAD. Returns 0 with *len grown by the tag,
+ * -WEIR_EPERM before keys exist or after close, or the SRTP error; on error
+ * buf is unspecified and nothing was counted.
+ */
+int weir_peer_protect_rtp(weir_peer *p, uint8_t *buf, size_t *len, size_t cap);
+/** As weir_peer_protect_rtp for a compound RTCP packet (cap >= *len + WEIR_SRTP_MAX_RTCP_OVERHEAD). */
+int weir_peer_protect_rtcp(weir_peer *p, uint8_t *buf, size_t *len, size_t cap);
 
 /** Says goodbye (DTLS close_notify queued for transmit); a CLOSED event follows. Returns 0. */
 int weir_peer_close(weir_peer *p, int64_t now_us);

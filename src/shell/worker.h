@@ -30,6 +30,8 @@ typedef struct weir_worker_media {
     uint16_t port_min;
     uint16_t port_max;
     const char *announced_ip; /* NULL or "" = off */
+    uint32_t consent_timeout_s; /* ICE silence before DISCONNECTED; 0 = off */
+    struct weir_mesh *mesh;     /* packet rings between workers (shell/mesh.h) */
 } weir_worker_media;
 
 #define WEIR_WORKER_MAX_OFFER_CANDIDATES 32
@@ -43,19 +45,82 @@ typedef struct weir_worker_publish {
     char candidates[WEIR_WORKER_MAX_OFFER_CANDIDATES][WEIR_WORKER_CANDIDATE_MAX];
     size_t n_candidates;
     bool end_of_candidates;
+    /* Router handle of each desc.media entry's track (0: no track, e.g. rejected or data). */
+    uint32_t track_handles[WEIR_NEGOTIATE_MAX_MEDIA];
 } weir_worker_publish;
 
 /* Payload of WEIR_WORKER_CMD_TRICKLE (heap, freed by the worker with weir_free). */
 typedef struct weir_worker_trickle {
+    bool subscriber;                           /* false: the publisher PC */
     char candidate[WEIR_WORKER_CANDIDATE_MAX]; /* "" = end of candidates */
 } weir_worker_trickle;
+
+#define WEIR_WORKER_MAX_SUB_MEDIA 64
+
+/* Payload of WEIR_WORKER_CMD_SUBSCRIBER_START: create the subscriber PC's ICE agent and gather. */
+typedef struct weir_worker_sub_start {
+    char local_ufrag[WEIR_NEGOTIATE_ICE_MAX + 1];
+    char local_pwd[WEIR_NEGOTIATE_ICE_MAX + 1];
+} weir_worker_sub_start;
+
+/* One m-line of the subscriber PC as negotiated: what its consumer forwards. */
+typedef struct weir_worker_sub_track {
+    uint32_t handle; /* the track; 0 = m-line inactive (track gone or unsubscribed) */
+    char mid[WEIR_NEGOTIATE_MID_MAX + 1];
+    bool audio;
+    weir_codec codec;
+    uint32_t clock_rate_hz;
+    uint8_t n_layers;        /* simulcast layers the publisher sends (1 without) */
+    uint32_t ssrc;           /* ours */
+    uint32_t rtx_ssrc;       /* 0: no RTX (NACKs answered by plain resend) */
+    int pt, rtx_pt, red_pt;  /* ours (-1: none) */
+    int in_pt, in_red_pt;    /* the publisher's (-1: none) */
+    bool nack;               /* the answer kept nack for us */
+} weir_worker_sub_track;
+
+/* Payload of WEIR_WORKER_CMD_SUBSCRIBER_ANSWER: the client's answer to the latest offer. */
+typedef struct weir_worker_sub_answer {
+    char remote_ufrag[WEIR_NEGOTIATE_ICE_MAX + 1];
+    char remote_pwd[WEIR_NEGOTIATE_ICE_MAX + 1];
+    char fingerprint[WEIR_NEGOTIATE_FP_MAX + 16]; /* "sha-256 AB:CD:.." */
+    weir_dtls_role dtls_role;                     /* ours */
+    uint8_t ext_mid, ext_abs_send_time, ext_twcc, ext_audio_level; /* 0: not kept */
+    char candidates[WEIR_WORKER_MAX_OFFER_CANDIDATES][WEIR_WORKER_CANDIDATE_MAX];
+    size_t n_candidates;
+    bool end_of_candidates;
+    weir_worker_sub_track tracks[WEIR_WORKER_MAX_SUB_MEDIA]; /* in m-line order */
+    size_t n_tracks;
+} weir_worker_sub_answer;
+
+/* Payload of WEIR_WORKER_CMD_ROUTE (to the producer's worker). */
+typedef struct weir_worker_route {
+    uint32_t handle;
+    int worker; /* the worker that has (add) or no longer has (!add) subscribers of it */
+    bool add;
+} weir_worker_route;
+
+/* Payload of WEIR_WORKER_CMD_TRACK_CONTROL (to the worker named in the comment of each use). */
+typedef struct weir_worker_track_control {
+    uint32_t handle;
+    int layer;         /* KEYFRAME (producer's worker): spatial layer wanted */
+    bool muted;        /* MUTE (producer's worker) */
+    int max_spatial;   /* PREFERENCES (subscriber's worker); -1 = unchanged */
+    int max_temporal;  /* -1 = unchanged */
+    int paused;        /* -1 = unchanged, 0, 1 */
+} weir_worker_track_control;
 
 typedef enum {
     WEIR_WORKER_CMD_PEER_ADD,    /* create the peer for a participant */
     WEIR_WORKER_CMD_PEER_REMOVE, /* tear it down */
     WEIR_WORKER_CMD_STOP,        /* leave the loop; sent once, last */
     WEIR_WORKER_CMD_PUBLISH,     /* payload: weir_worker_publish; starts the publisher ICE+DTLS */
-    WEIR_WORKER_CMD_TRICKLE,     /* payload: weir_worker_trickle; a remote publisher candidate */
+    WEIR_WORKER_CMD_TRICKLE,     /* payload: weir_worker_trickle; a remote candidate */
+    WEIR_WORKER_CMD_SUBSCRIBER_START,  /* payload: weir_worker_sub_start */
+    WEIR_WORKER_CMD_SUBSCRIBER_ANSWER, /* payload: weir_worker_sub_answer */
+    WEIR_WORKER_CMD_ROUTE,             /* payload: weir_worker_route; peer_id unused */
+    WEIR_WORKER_CMD_KEYFRAME,          /* payload: weir_worker_track_control; peer_id unused */
+    WEIR_WORKER_CMD_MUTE,              /* payload: weir_worker_track_control; peer_id unused */
+    WEIR_WORKER_CMD_PREFERENCES,       /* payload: weir_worker_track_control; the subscriber's peer */
 } weir_worker_cmd_type;
 
 typedef struct weir_worker_cmd {
@@ -72,13 +137,22 @@ typedef enum {
     WEIR_WORKER_EVENT_PUBLISHER_CANDIDATE, /* text: local candidate; "" = gathering done */
     WEIR_WORKER_EVENT_PUBLISHER_STATE,     /* state; text: SRTP profile or failure reason */
     WEIR_WORKER_EVENT_PUBLISHER_STATS,     /* the counters below */
+    WEIR_WORKER_EVENT_SUBSCRIBER_CANDIDATE, /* text: local candidate; "" = gathering done */
+    WEIR_WORKER_EVENT_SUBSCRIBER_STATE,     /* state; text: SRTP profile or failure reason */
+    WEIR_WORKER_EVENT_SUBSCRIBER_STATS,     /* packets/bytes sent */
+    WEIR_WORKER_EVENT_LAYER_CHANGED,        /* handle, spatial, temporal: what the peer now receives */
+    WEIR_WORKER_EVENT_KEYFRAME_NEEDED,      /* handle, spatial: for a producer on another worker */
+    WEIR_WORKER_EVENT_AUDIO_LEVEL,          /* handle, level (-dBov, 127 silent), voice */
 } weir_worker_event_type;
 
 typedef enum {
     WEIR_PUBLISHER_NEW,
     WEIR_PUBLISHER_CONNECTED,
     WEIR_PUBLISHER_FAILED,
+    WEIR_PUBLISHER_DISCONNECTED, /* ICE silent; may come back, or time out */
 } weir_publisher_state;
+
+/* The state of either PC in events (the subscriber PC reports the same states). */
 
 typedef struct weir_worker_event {
     weir_worker_event_type type;
@@ -92,6 +166,12 @@ typedef struct weir_worker_event {
     uint64_t bytes;
     uint32_t streams;
     uint64_t drops[WEIR_PEER_DROP_COUNT];
+    /* LAYER_CHANGED, KEYFRAME_NEEDED, AUDIO_LEVEL: */
+    uint32_t handle;
+    int8_t spatial;
+    int8_t temporal;
+    uint8_t level;
+    bool voice;
 } weir_worker_event;
 
 const char *weir_publisher_state_name(weir_publisher_state s);

@@ -1,0 +1,308 @@
+/*
+ * The publisher PC in the worker: ICE + DTLS + SRTP ingress (shell/pc.h),
+ * then the producer step: each received packet becomes one immutable
+ * weir_pkt tagged with its track handle and layer (and, for VP8, its frame
+ * flags) and goes to the router. Keyframe requests from consumers come back
+ * here and leave as PLI, at most one per layer per KEYFRAME_MIN_INTERVAL_US.
+ */
+#define WEIR_LOG_MODULE "shell.publisher"
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "proto/rtcp_fb.h"
+#include "proto/vp8.h"
+#include "shell/worker_internal.h"
+#include "weir/log.h"
+
+/* Our SSRC as the sender of RTCP feedback toward a publisher. */
+#define FEEDBACK_SSRC 1
+#define KEYFRAME_MIN_INTERVAL_US 300000
+
+static wpeer *pub_owner(weir_pc *pc)
+{
+    return pc->user;
+}
+
+static void on_state(weir_pc *pc, weir_pc_state state, const char *detail)
+{
+    wpeer *wp = pub_owner(pc);
+    weir_worker_event *ev =
+        weir_worker_new_event(wp->w, WEIR_WORKER_EVENT_PUBLISHER_STATE, wp->peer_id);
+    ev->state = weir_worker_state_of(state);
+    snprintf(ev->text, sizeof ev->text, "%s", detail ? detail : "");
+    weir_worker_push_event(wp->w, ev);
+}
+
+static void on_local_candidate(weir_pc *pc, const char *candidate)
+{
+    wpeer *wp = pub_owner(pc);
+    weir_worker_event *ev =
+        weir_worker_new_event(wp->w, WEIR_WORKER_EVENT_PUBLISHER_CANDIDATE, wp->peer_id);
+    snprintf(ev->text, sizeof ev->text, "%s", candidate);
+    weir_worker_push_event(wp->w, ev);
+}
+
+static void on_peer_event(weir_pc *pc, const weir_peer_event *ev)
+{
+    wpeer *wp = pub_owner(pc);
+    if (ev->type == WEIR_PEER_EVENT_STREAM_LEARNED) {
+        WEIR_LOG_DEBUG("%s stream_learned ssrc=%u mid=%s rid=%s rtx=%d", wp->log_tag, ev->ssrc,
+                       ev->mid, ev->rid, (int)ev->is_rtx);
+        wp->stats_dirty = true;
+    }
+}
+
+/* VP8 frame flags for the selector; other codecs forward without them. */
+static void describe_vp8(weir_pkt *p)
+{
+    weir_vp8_desc d;
+    if (weir_vp8_parse(&d, p->data + p->rtp.payload_off, p->rtp.payload_len) < 0)
+        return;
+    p->is_keyframe = d.is_keyframe;
+    p->frame_start = d.is_frame_start;
+    p->temporal = d.has_tid ? d.tid : 0;
+    p->layer_sync = d.has_tid && d.layer_sync;
+}
+
+static void on_packet(weir_pc *pc, const weir_peer_packet *in)
+{
+    wpeer *wp = pub_owner(pc);
+    wp->packets++;
+    wp->bytes += in->len;
+    wp->stats_dirty = true;
+    if (in->media_index >= wp->n_producers || in->len > WEIR_PKT_MAX)
+        return;
+    producer_media *pm = &wp->producers[in->media_index];
+    if (!pm->handle)
+        return;
+    if (in->layer < WEIR_PEER_MAX_RIDS)
+        pm->last_packet_us[in->layer] = in->arrival_us;
+    if (in->has_audio_level) {
+        pm->level_sum += in->audio_level;
+        pm->level_count++;
+        pm->voice_count += in->voice;
+    }
+    weir_pkt *p = weir_pkt_new();
+    p->track = pm->handle;
+    p->layer = in->layer;
+    p->arrival_us = in->arrival_us;
+    p->has_audio_level = in->has_audio_level;
+    p->voice = in->voice;
+    p->audio_level = in->audio_level;
+    p->rtp = in->rtp;
+    p->len = in->len;
+    memcpy(p->data, in->data, in->len);
+    const weir_peer_media *m = weir_peer_get_media(pc->peer, in->media_index);
+    if (m && m->kind == WEIR_PEER_KIND_VIDEO)
+        describe_vp8(p);
+    weir_peer_stream_info si;
+    if (weir_peer_find_stream(pc->peer, in->rtp.ssrc, &si) == 0 && si.has_sr) {
+        p->has_sr = true;
+        p->sr_ntp = si.sr_ntp;
+        p->sr_rtp_ts = si.sr_rtp_ts;
+    }
+    weir_router_publish(wp->w, p, in->arrival_us);
+}
+
+static void on_drained(weir_pc *pc)
+{
+    weir_router_flush(pub_owner(pc)->w);
+}
+
+static const weir_pc_hooks publisher_hooks = {
+    .on_state = on_state,
+    .on_local_candidate = on_local_candidate,
+    .on_peer_event = on_peer_event,
+    .on_packet = on_packet,
+    .on_drained = on_drained,
+};
+
+/* weir_publish_desc → weir_peer_config media (into the caller's storage) + producers. */
+static size_t desc_to_media(wpeer *wp, const weir_worker_publish *pub, weir_peer_media *out,
+                            weir_peer_extids *ext)
+{
+    const weir_publish_desc *d = &pub->desc;
+    size_t n = 0;
+    memset(ext, 0, sizeof *ext);
+    for (size_t i = 0; i < d->n_media && n < WEIR_PEER_MAX_MEDIA; i++) {
+        const weir_publish_media *m = &d->media[i];
+        if (m->rejected || (m->kind != WEIR_SDP_AUDIO && m->kind != WEIR_SDP_VIDEO))
+            continue;
+        wp->producers[n] = (producer_media){.handle = pub->track_handles[i]};
+        weir_peer_media *pm = &out[n++];
+        memset(pm, 0, sizeof *pm);
+        snprintf(pm->mid, sizeof pm->mid, "%s", m->mid);
+        pm->kind = m->kind == WEIR_SDP_AUDIO ? WEIR_PEER_KIND_AUDIO : WEIR_PEER_KIND_VIDEO;
+        pm->clock_rate_hz = m->clock_rate_hz;
+        pm->pt = m->pt;
+        pm->rtx_pt = m->rtx_pt;
+        pm->red_pt = m->red_pt;
+        pm->n_rids = m->n_rids < WEIR_PEER_MAX_RIDS ? m->n_rids : WEIR_PEER_MAX_RIDS;
+        for (size_t r = 0; r < pm->n_rids; r++)
+            snprintf(pm->rids[r], sizeof pm->rids[r], "%s", m->rids[r].id);
+        pm->n_ssrcs = m->n_ssrcs < WEIR_PEER_MAX_SSRCS ? m->n_ssrcs : WEIR_PEER_MAX_SSRCS;
+        for (size_t k = 0; k < pm->n_ssrcs; k++) {
+            pm->ssrcs[k].media = m->ssrcs[k].media;
+            pm->ssrcs[k].rtx = m->ssrcs[k].rtx;
+        }
+        /* BUNDLE shares one id set; take the first non-zero of each. */
+        if (!ext->mid)
+            ext->mid = m->ext.mid;
+        if (!ext->rid)
+            ext->rid = m->ext.rid;
+        if (!ext->repaired_rid)
+            ext->repaired_rid = m->ext.repaired_rid;
+        if (!ext->abs_send_time)
+            ext->abs_send_time = m->ext.abs_send_time;
+        if (!ext->twcc)
+            ext->twcc = m->ext.twcc;
+        if (!ext->audio_level)
+            ext->audio_level = m->ext.audio_level;
+    }
+    wp->n_producers = n;
+    return n;
+}
+
+static void register_producers(wpeer *wp)
+{
+    for (size_t i = 0; i < wp->n_producers; i++) {
+        if (!wp->producers[i].handle)
+            continue;
+        route *r = weir_router_get(wp->w, wp->producers[i].handle, true);
+        r->producer = wp;
+        r->media_index = (uint8_t)i;
+    }
+}
+
+void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
+{
+    if (wp->pub_active) {
+        WEIR_LOG_WARN("%s publish_ignored: already publishing", wp->log_tag);
+        return;
+    }
+    weir_dtls_ctx *dtls = weir_worker_dtls_ctx(wp->w);
+    if (!dtls) {
+        on_state(&wp->pub, WEIR_PC_FAILED, "dtls context");
+        return;
+    }
+    weir_peer_media media[WEIR_PEER_MAX_MEDIA];
+    char fp[WEIR_NEGOTIATE_FP_MAX + 16];
+    snprintf(fp, sizeof fp, "%s %s", pub->desc.fingerprint_hash, pub->desc.fingerprint);
+    weir_peer_config peer = {
+        .dtls_ctx = dtls,
+        .role = pub->desc.dtls_role,
+        .remote_fingerprint = fp,
+        .media = media,
+    };
+    peer.n_media = desc_to_media(wp, pub, media, &peer.ext);
+    weir_ice_config ic;
+    weir_worker_ice_config(wp->w, &ic);
+    weir_pc_params params = {
+        .ice = &ic,
+        .ice_controlling = false,
+        .local_ufrag = pub->local_ufrag,
+        .local_pwd = pub->local_pwd,
+        .peer = &peer,
+    };
+    char tag[96];
+    snprintf(tag, sizeof tag, "%s pc=publisher", wp->log_tag);
+    wp->pub_active = true;
+    wp->stats_dirty = true;
+    if (weir_pc_init(&wp->pub, wp->w->context, &params, &publisher_hooks, wp, tag) < 0) {
+        on_state(&wp->pub, WEIR_PC_FAILED, "ice setup");
+        wp->pub_active = false;
+        return;
+    }
+    weir_pc_set_remote_credentials(&wp->pub, pub->desc.ice_ufrag, pub->desc.ice_pwd);
+    for (size_t i = 0; i < pub->n_candidates; i++)
+        weir_pc_add_remote_candidate(&wp->pub, pub->candidates[i]);
+    if (pub->end_of_candidates)
+        weir_pc_add_remote_candidate(&wp->pub, "");
+    register_producers(wp);
+    WEIR_LOG_INFO("%s publisher_started media=%zu role=%s", wp->log_tag, peer.n_media,
+                  wp->pub.client_role ? "client" : "server");
+}
+
+void weir_publisher_teardown(wpeer *wp)
+{
+    for (size_t i = 0; i < wp->n_producers; i++) {
+        route *r = wp->producers[i].handle
+                       ? weir_router_get(wp->w, wp->producers[i].handle, false)
+                       : NULL;
+        if (r && r->producer == wp) {
+            r->producer = NULL;
+            r->remote_workers = 0;
+            weir_router_drop_if_unused(wp->w, r);
+        }
+    }
+    wp->n_producers = 0;
+    weir_pc_deinit(&wp->pub);
+    wp->pub_active = false;
+}
+
+/* The SSRC of a media's layer (not RTX), or 0 when no packet of it arrived yet. */
+static uint32_t layer_ssrc(wpeer *wp, uint8_t media_index, int layer)
+{
+    size_t n = weir_peer_stream_count(wp->pub.peer);
+    for (size_t i = 0; i < n; i++) {
+        weir_peer_stream_info si;
+        if (weir_peer_get_stream(wp->pub.peer, i, &si) == 0 && si.media_index == media_index &&
+            !si.is_rtx && si.layer == layer)
+            return si.ssrc;
+    }
+    return 0;
+}
+
+void weir_publisher_keyframe(wpeer *wp, uint8_t media_index, int layer)
+{
+    if (!wp->pub.peer || media_index >= wp->n_producers || layer < 0 ||
+        layer >= WEIR_PEER_MAX_RIDS)
+        return;
+    producer_media *pm = &wp->producers[media_index];
+    int64_t now_us = weir_clock_now_us();
+    if (pm->last_pli_us[layer] && now_us - pm->last_pli_us[layer] < KEYFRAME_MIN_INTERVAL_US)
+        return;
+    uint32_t ssrc = layer_ssrc(wp, media_index, layer);
+    if (!ssrc)
+        return;
+    uint8_t buf[64];
+    int n = weir_rtcp_fb_pli_write(buf, sizeof buf, FEEDBACK_SSRC, ssrc);
+    if (n > 0 && weir_pc_send_rtcp(&wp->pub, buf, (size_t)n) == 0) {
+        pm->last_pli_us[layer] = now_us;
+        WEIR_LOG_DEBUG("%s pli media=%u layer=%d ssrc=%u", wp->log_tag, media_index, layer, ssrc);
+    }
+}
+
+void weir_publisher_report(wpeer *wp)
+{
+    if (!wp->pub_active)
+        return;
+    for (size_t i = 0; i < wp->n_producers; i++) {
+        producer_media *pm = &wp->producers[i];
+        if (!pm->level_count)
+            continue;
+        weir_worker_event *ev =
+            weir_worker_new_event(wp->w, WEIR_WORKER_EVENT_AUDIO_LEVEL, wp->peer_id);
+        ev->handle = pm->handle;
+        ev->level = (uint8_t)(pm->level_sum / pm->level_count);
+        ev->voice = pm->voice_count * 2 > pm->level_count;
+        weir_worker_push_event(wp->w, ev);
+        pm->level_sum = pm->level_count = pm->voice_count = 0;
+    }
+    if (!wp->stats_dirty)
+        return;
+    wp->stats_dirty = false;
+    weir_worker_event *ev =
+        weir_worker_new_event(wp->w, WEIR_WORKER_EVENT_PUBLISHER_STATS, wp->peer_id);
+    ev->state = weir_worker_state_of(wp->pub.state);
+    ev->packets = wp->packets;
+    ev->bytes = wp->bytes;
+    if (wp->pub.peer) {
+        ev->streams = (uint32_t)weir_peer_stream_count(wp->pub.peer);
+        weir_peer_stats st;
+        weir_peer_get_stats(wp->pub.peer, &st);
+        memcpy(ev->drops, st.drops, sizeof ev->drops);
+    }
+    weir_worker_push_event(wp->w, ev);
+}

@@ -1,0 +1,166 @@
+/**
+ * What the files of one media worker share: the worker itself, the
+ * participant's peers on it (wpeer), the router's table of tracks (route)
+ * and the subscriber's forwarded tracks (sub_track).
+ *
+ *   worker.c      thread, command/event rings, peers table
+ *   publisher.c   the publisher PC: ingress packets → weir_pkt → router
+ *   subscriber.c  the subscriber PC: consumers, egress, RTCP from the subscriber
+ *   router.c      track handle → producer + local consumers + remote workers
+ *
+ * Everything here is touched by the worker's thread only.
+ */
+#ifndef WEIR_SHELL_WORKER_INTERNAL_H
+#define WEIR_SHELL_WORKER_INTERNAL_H
+
+#include <glib.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/ring.h"
+#include "peer/srtp.h"
+#include "rtc/consumer.h"
+#include "rtc/pkt.h"
+#include "shell/mesh.h"
+#include "shell/pc.h"
+#include "shell/worker.h"
+
+/* Egress datagrams one subscriber PC queues before they go out in one send_many. */
+#define WPEER_TX_BATCH 16
+#define WPEER_TX_SLOT (WEIR_PKT_MAX + 64 + WEIR_SRTP_MAX_RTP_OVERHEAD)
+
+typedef struct wpeer wpeer;
+
+struct weir_worker {
+    /* borrowed: */
+    const weir_worker_media *media;
+    void (*wake)(void *);
+    void *wake_ctx;
+    /* owned: */
+    weir_ring *commands; /* control → worker */
+    weir_ring *events;   /* worker → control */
+    int command_fd;      /* eventfd: commands waiting */
+    GMainContext *context;
+    GMainLoop *loop;
+    GHashTable *peers;       /* peer_id (int64 key) → wpeer */
+    GHashTable *routes;      /* track handle (uint32 key) → route */
+    weir_dtls_ctx *dtls_ctx; /* built lazily from media->cert on the first PC */
+    GSource *stats_timer;
+    pthread_t thread;
+    /* state: */
+    int index;
+    bool started;
+    bool stopped;
+    uint64_t mesh_wake_mask; /* workers to wake after the current batch of pushes */
+    wpeer *flush_head;       /* subscriber PCs with queued egress (linked by flush_next) */
+    atomic_uint_fast64_t events_dropped;
+    uint64_t mesh_drops; /* packets a full ring refused */
+};
+
+/* A track as this worker knows it: its producer (if the publisher is here) and its consumers here. */
+typedef struct route {
+    uint32_t handle;
+    /* the producer, when the publisher PC is on this worker: */
+    wpeer *producer;
+    uint8_t media_index;
+    bool muted;
+    uint64_t remote_workers; /* bit i: worker i has consumers (producer worker only) */
+    /* consumers on this worker: */
+    GPtrArray *consumers; /* sub_track*, borrowed (owned by their wpeer) */
+} route;
+
+/* One m-line of a subscriber PC: the consumer that feeds it. */
+typedef struct sub_track {
+    wpeer *owner;
+    weir_worker_sub_track cfg;
+    weir_consumer *consumer;
+} sub_track;
+
+/* Per-layer ingress bookkeeping of a published media (producer side). */
+typedef struct producer_media {
+    uint32_t handle;
+    int64_t last_packet_us[WEIR_PEER_MAX_RIDS];
+    int64_t last_pli_us[WEIR_PEER_MAX_RIDS];
+    /* audio level over the current stats period, for active speaker: */
+    uint32_t level_sum;
+    uint32_t level_count;
+    uint32_t voice_count;
+} producer_media;
+
+struct wpeer {
+    weir_worker *w;
+    uint64_t peer_id;
+    char participant_id[48];
+    char log_tag[64];
+    /* publisher PC (ingress): */
+    weir_pc pub;
+    bool pub_active;
+    producer_media producers[WEIR_PEER_MAX_MEDIA];
+    size_t n_producers;
+    bool stats_dirty;
+    uint64_t packets;
+    uint64_t bytes;
+    /* subscriber PC (egress): */
+    weir_pc sub;
+    bool sub_active;
+    bool sub_has_peer;
+    sub_track *subs[WEIR_WORKER_MAX_SUB_MEDIA];
+    size_t n_subs;
+    uint16_t twcc_seq;
+    uint8_t ext_mid, ext_abs_send_time, ext_twcc, ext_audio_level;
+    uint64_t sub_packets;
+    uint64_t sub_bytes;
+    bool sub_stats_dirty;
+    int64_t last_sr_us;
+    /* egress batch: */
+    uint8_t (*tx)[WPEER_TX_SLOT];
+    size_t tx_len[WPEER_TX_BATCH];
+    size_t n_tx;
+    bool on_flush_list;
+    wpeer *flush_next;
+};
+
+/* worker.c */
+weir_worker_event *weir_worker_new_event(weir_worker *w, weir_worker_event_type type,
+                                         uint64_t peer_id);
+void weir_worker_push_event(weir_worker *w, weir_worker_event *ev);
+weir_dtls_ctx *weir_worker_dtls_ctx(weir_worker *w);
+weir_publisher_state weir_worker_state_of(weir_pc_state s);
+void weir_worker_ice_config(const weir_worker *w, weir_ice_config *out);
+
+/* publisher.c */
+void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub);
+void weir_publisher_teardown(wpeer *wp);
+void weir_publisher_keyframe(wpeer *wp, uint8_t media_index, int layer);
+void weir_publisher_report(wpeer *wp); /* periodic: stats and audio levels */
+
+/* subscriber.c */
+void weir_subscriber_start(wpeer *wp, const weir_worker_sub_start *start);
+void weir_subscriber_answer(wpeer *wp, const weir_worker_sub_answer *answer);
+void weir_subscriber_teardown(wpeer *wp);
+void weir_subscriber_preferences(wpeer *wp, const weir_worker_track_control *tc);
+/* Forwards one packet to one consumer (queues the egress datagram). */
+void weir_subscriber_forward(sub_track *st, weir_pkt *p, int64_t now_us);
+void weir_subscriber_periodic(wpeer *wp, int64_t now_us); /* sender reports, stats */
+/* Sends every subscriber PC's queued egress. */
+void weir_subscriber_flush_all(weir_worker *w);
+
+/* router.c */
+route *weir_router_get(weir_worker *w, uint32_t handle, bool create);
+void weir_router_drop_if_unused(weir_worker *w, route *r);
+/* The producer published p (the caller's reference is consumed). */
+void weir_router_publish(weir_worker *w, weir_pkt *p, int64_t now_us);
+void weir_router_add_consumer(weir_worker *w, sub_track *st);
+void weir_router_remove_consumer(weir_worker *w, sub_track *st);
+void weir_router_set_remote(weir_worker *w, const weir_worker_route *r);
+void weir_router_set_muted(weir_worker *w, uint32_t handle, bool muted);
+/* A consumer wants a keyframe of layer from its producer, wherever it is. */
+void weir_router_request_keyframe(weir_worker *w, uint32_t handle, int layer);
+void weir_router_keyframe_command(weir_worker *w, uint32_t handle, int layer);
+/* Pops the packets other workers queued for this one and forwards them. */
+void weir_router_drain_mesh(weir_worker *w);
+/* After a drain: wakes the workers that got packets, sends the egress. */
+void weir_router_flush(weir_worker *w);
+
+#endif

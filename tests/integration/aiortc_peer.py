@@ -1,0 +1,160 @@
+"""aiortc as the third-party WebRTC peer of the end-to-end tests.
+
+aioice gathers every interface address except exactly 127.0.0.1, so these
+tests re-execute themselves inside a private network namespace (`unshare
+-n`) whose only addresses are loopback ones (127.0.0.1 for Weir, 127.0.0.2
+for aiortc). Nothing is ever sent outside 127.0.0.0/8. aiortc 1.4.0 does
+not trickle: it puts its candidates in its own SDP and needs Weir's in the
+SDP it is given, so the helpers collect Weir's trickled candidates first.
+"""
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+IN_NETNS = os.environ.get("WEIR_TEST_IN_NETNS") == "1"
+
+# lo up, then a second loopback address for aiortc: on a dummy interface when
+# the kernel has the module, else on lo itself (both keep everything on 127/8).
+NETNS_SETUP = (
+    "ip link set lo up && "
+    "{ { ip link add d0 type dummy 2>/dev/null && ip addr add 127.0.0.2/8 dev d0 && "
+    "ip link set d0 up; } || ip addr add 127.0.0.2/8 dev lo; }"
+)
+
+
+def have_aiortc():
+    try:
+        import aiortc  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def run_inner_in_netns(test_file, timeout=240):
+    """Runs the tests named *inner* of test_file inside a fresh network namespace."""
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.skip("needs root, unshare and ip (iproute2) for a private network namespace")
+    if not have_aiortc():
+        pytest.skip("python3-aiortc is not installed")
+    env = dict(os.environ, WEIR_TEST_IN_NETNS="1")
+    here = os.path.dirname(os.path.abspath(test_file))
+    cmd = ["unshare", "-n", "sh", "-c",
+           NETNS_SETUP + ' && exec "$0" -m pytest -q -s -p no:cacheprovider -k inner "$1"',
+           sys.executable, os.path.abspath(test_file)]
+    r = subprocess.run(cmd, env=env, cwd=here, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout)
+    out = r.stdout.decode(errors="replace")
+    print(out[-6000:])
+    assert r.returncode == 0, f"inner run failed (rc={r.returncode}):\n{out}"
+    assert " passed" in out, out
+
+
+def add_candidates(sdp, candidates):
+    """Puts candidates (and end-of-candidates) into every m-section of sdp."""
+    lines = [f"a={c}" for c in candidates] + ["a=end-of-candidates"]
+    head, *media = sdp.split("\r\nm=")
+    out = [head]
+    for m in media:
+        body = m[:-2] if m.endswith("\r\n") else m
+        out.append(body + "\r\n" + "\r\n".join(lines))
+    return "\r\nm=".join(out) + "\r\n"
+
+
+async def collect_candidates(client, pc, timeout=5):
+    """Weir's trickled candidates for one PC, up to its end-of-candidates (null)."""
+    candidates = []
+    while True:
+        n = await client.next_notification("trickle", timeout=timeout)
+        assert n["params"]["pc"] == pc, n
+        cand = n["params"]["candidate"]
+        if cand is None:
+            return candidates
+        assert cand["candidate"].startswith("candidate:"), cand
+        candidates.append(cand["candidate"])
+
+
+async def wait_connected(pc, timeout=10):
+    deadline = time.monotonic() + timeout
+    while pc.connectionState != "connected":
+        assert pc.connectionState not in ("failed", "closed"), pc.connectionState
+        assert time.monotonic() < deadline, f"aiortc state {pc.connectionState}"
+        await asyncio.sleep(0.05)
+
+
+async def publish(client, audio=True, video=True):
+    """Publishes aiortc's synthetic tracks; returns the connected RTCPeerConnection."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    pc = RTCPeerConnection()
+    tracks = []
+    if audio:
+        pc.addTrack(AudioStreamTrack())
+        tracks.append({"mid": str(len(tracks)), "source": "microphone"})
+    if video:
+        pc.addTrack(VideoStreamTrack())
+        tracks.append({"mid": str(len(tracks)), "source": "camera"})
+    await pc.setLocalDescription(await pc.createOffer())
+    result = await client.call("publish", {"sdp": pc.localDescription.sdp, "tracks": tracks})
+    candidates = await collect_candidates(client, "publisher")
+    await client.call("trickle", {"pc": "publisher", "candidate": None})
+    await pc.setRemoteDescription(RTCSessionDescription(
+        sdp=add_candidates(result["sdp"], candidates), type="answer"))
+    await wait_connected(pc)
+    return pc
+
+
+class Subscriber:
+    """aiortc on the receiving side: answers Weir's offers and decodes what arrives."""
+
+    def __init__(self, client):
+        from aiortc import RTCPeerConnection
+        self.client = client
+        self.pc = RTCPeerConnection()
+        self.frames = {}  # kind -> decoded frames
+        self.sizes = set()
+        self.tasks = []
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track):
+        self.tasks.append(asyncio.ensure_future(self._drain(track)))
+
+    async def _drain(self, track):
+        from aiortc.mediastreams import MediaStreamError
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            self.frames[track.kind] = self.frames.get(track.kind, 0) + 1
+            if track.kind == "video":
+                self.sizes.add((frame.width, frame.height))
+
+    async def answer_next_offer(self, first=True, timeout=10):
+        """Answers the next `offer`; the first one also needs Weir's candidates."""
+        from aiortc import RTCSessionDescription
+        n = await self.client.next_notification("offer", timeout=timeout)
+        sdp = n["params"]["sdp"]
+        if first:
+            sdp = add_candidates(sdp, await collect_candidates(self.client, "subscriber"))
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        assert await self.client.call("answer", {"sdp": self.pc.localDescription.sdp}) == {}
+        return n["params"]["sdp"]
+
+    async def wait_frames(self, kind, count, timeout=15):
+        deadline = time.monotonic() + timeout
+        while self.frames.get(kind, 0) < count:
+            assert time.monotonic() < deadline, \
+                f"{self.client.name}: {self.frames} frames after {timeout} s (wanted {count} {kind})"
+            await asyncio.sleep(0.1)
+
+    async def close(self):
+        for t in self.tasks:
+            t.cancel()
+        await self.pc.close()

@@ -1,0 +1,82 @@
+"""End to end through the forwarding path, with aiortc (a WebRTC stack we did
+not write) on both sides: one participant publishes audio + video, others
+subscribe through Weir's subscriber offer and decode what Weir forwards.
+See aiortc_peer.py for the network namespace these tests run in.
+"""
+import asyncio
+
+import pytest
+
+from aiortc_peer import IN_NETNS, Subscriber, publish, run_inner_in_netns
+from conftest import connect, unique_room
+
+ADMIN_KEY = "forward-test-admin-key"
+
+
+@pytest.mark.skipif(IN_NETNS, reason="outer driver only")
+def test_forward_aiortc_in_netns():
+    run_inner_in_netns(__file__)
+
+
+def _config():
+    return {"media": {"ice_bind_addresses": "127.0.0.1"}, "auth": {"admin_key": ADMIN_KEY},
+            "server": {"workers": 2}}
+
+
+@pytest.mark.skipif(not IN_NETNS, reason="runs inside the network namespace only")
+async def test_forward_inner_publisher_to_subscribers(weir):
+    srv = weir(_config())
+    room = unique_room("fwd")
+    pub_client = await connect(srv, name="publisher")
+    await pub_client.join(room, display="pub", role="teacher")
+    early = await connect(srv, name="early")
+    await early.join(room, display="early", role="student")
+
+    pub_pc = await publish(pub_client)
+    subs = [Subscriber(early)]
+    try:
+        # track_published reaches the participant already in the room, then its offer.
+        seen = set()
+        for _ in range(2):
+            n = await early.next_notification("track_published")
+            t = n["params"]["track"]
+            assert t["participant"] == pub_client.id and not t["muted"], t
+            seen.add((t["kind"], t["source"]))
+        assert seen == {("audio", "microphone"), ("video", "camera")}, seen
+        offer = await subs[0].answer_next_offer()
+        assert offer.count("m=") == 2 and "a=sendonly" in offer, offer
+
+        # A late joiner gets the tracks in its join result and an offer right after.
+        late = await connect(srv, name="late")
+        joined = await late.join(room, display="late", role="observer")
+        assert sorted(t["kind"] for t in joined["tracks"]) == ["audio", "video"], joined
+        subs.append(Subscriber(late))
+        await subs[1].answer_next_offer()
+
+        for s in subs:
+            await s.wait_frames("video", 60)
+            await s.wait_frames("audio", 100)
+            print(f"{s.client.name}: frames {s.frames} sizes {s.sizes}")
+            assert (640, 480) in s.sizes, s.sizes
+
+        # The answer method refuses an answer when no offer waits for one.
+        err = await late.error("answer", {"sdp": "v=0\r\n"})
+        assert err["code"] == 409, err
+
+        # The publisher leaves: the subscribers hear track_unpublished and get a new offer.
+        await pub_pc.close()
+        await pub_client.call("leave")
+        for s in subs:
+            gone = {(await s.client.next_notification("track_unpublished"))["params"]["track"]["id"]
+                    for _ in range(2)}
+            assert len(gone) == 2, gone
+            offer = await s.answer_next_offer(first=False)
+            assert offer.count("a=inactive") >= 1, offer
+        m = srv.metrics()
+        assert m.value("weir_media_rtp_packets_sent_total") > 100, m
+        print("sent:", m.value("weir_media_rtp_packets_sent_total"))
+        await asyncio.get_running_loop().run_in_executor(None, srv.stop_and_check)
+    finally:
+        for s in subs:
+            await s.close()
+        await pub_pc.close()
