@@ -28,8 +28,10 @@
  *   - any other removed track's m-line is rejected: port 0, a=inactive, out
  *     of the BUNDLE group, no SSRCs or msid. Browsers end the receiver's
  *     track (Chromium stops the transceiver).
- * Chromium 156 and aiortc 1.4 accept these offers, first or re-offered
- * (tests/data/sdp/subscriber, tools/capture-subscriber-answer.mjs).
+ * Chromium 156 accepts these offers, first or re-offered; aiortc 1.4 too,
+ * except m-lines of codecs it lacks (VP9, AV1), on which its
+ * setRemoteDescription throws: such tracks must not be offered to it
+ * (tests/data/sdp/subscriber/README.md, tools/capture-subscriber-answer.mjs).
  *
  * Roles: the offerer is ICE-controlling (RFC 8445 §6.1.1) and offers
  * a=setup:actpass; the answer's a=setup picks the DTLS role (Chromium

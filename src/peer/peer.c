@@ -146,6 +146,8 @@ weir_peer *weir_peer_create(const weir_peer_config *cfg)
     weir_peer *p = WEIR_NEW(weir_peer);
     snprintf(p->log_id, sizeof p->log_id, "%s", cfg->log_id ? cfg->log_id : "-");
     p->ext = cfg->ext;
+    p->twcc_on = cfg->ext.twcc != 0;
+    weir_twcc_feedback_init(&p->twcc, NULL);
     p->n_media = cfg->n_media;
     if (cfg->n_media)
         memcpy(p->media, cfg->media, cfg->n_media * sizeof *cfg->media);
@@ -302,7 +304,9 @@ int weir_peer_handle_datagram(weir_peer *p, int64_t now_us, uint8_t *buf, size_t
         return peer_drop(p, WEIR_PEER_DROP_MALFORMED);
     if (buf[1] >= 192 && buf[1] <= 223)
         return peer_handle_srtcp(p, now_us, buf, len);
-    return peer_handle_srtp(p, now_us, buf, len);
+    int rc = peer_handle_srtp(p, now_us, buf, len);
+    peer_pump_twcc(p, now_us);
+    return rc;
 }
 
 int weir_peer_handle_timeout(weir_peer *p, int64_t now_us)
@@ -310,13 +314,22 @@ int weir_peer_handle_timeout(weir_peer *p, int64_t now_us)
     now_us = clamp_now(p, now_us);
     weir_dtls_handle_timeout(p->dtls, now_us);
     pump_dtls(p);
+    if (p->state == PEER_CONNECTED)
+        peer_pump_twcc(p, now_us);
     return 0;
 }
 
 int64_t weir_peer_next_timeout(const weir_peer *p)
 {
     int64_t t = weir_dtls_next_timeout(p->dtls);
-    return t == WEIR_DTLS_NO_TIMEOUT ? WEIR_PEER_NO_TIMEOUT : t;
+    if (t == WEIR_DTLS_NO_TIMEOUT)
+        t = WEIR_PEER_NO_TIMEOUT;
+    if (p->twcc_on && p->srtp && p->state == PEER_CONNECTED) {
+        int64_t fb = weir_twcc_feedback_next_timeout(&p->twcc);
+        if (fb != WEIR_TWCC_FB_NO_TIMEOUT && fb < t)
+            t = fb;
+    }
+    return t;
 }
 
 int weir_peer_close(weir_peer *p, int64_t now_us)

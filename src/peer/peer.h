@@ -31,6 +31,12 @@
  * RTCP in: SR records the NTP/RTP timestamp mapping of its SSRC (lip-sync);
  * PLI, FIR, NACK, REMB and transport-cc feedback become RTCP_FEEDBACK events.
  *
+ * RTCP out by itself: when the transport-cc extension is negotiated, every
+ * authenticated RTP packet's transport-wide sequence number is recorded
+ * (rtc/twcc_feedback.h; probes and RTX too) and feedback is queued for
+ * poll_transmit when due, which next_timeout includes. This is what lets a
+ * browser's send-side estimate climb so it sends its upper simulcast layers.
+ *
  * Every drop is counted under one weir_peer_drop reason; none is logged.
  *
  * Thread safety: a weir_peer belongs to the worker that owns it.
@@ -213,6 +219,7 @@ typedef struct weir_peer_stats {
     uint64_t rtcp_twcc;
     uint64_t rtcp_other;
     uint64_t rtcp_sent;
+    uint64_t twcc_feedback_sent; /* transport-cc feedback packets queued */
     uint64_t rtp_sent; /* packets protected by weir_peer_protect_rtp */
     uint64_t rtp_sent_bytes;
     uint64_t dtls_data_bytes; /* application data (SCTP) received; no data channels yet */

@@ -6,6 +6,7 @@
 #define WEIR_PEER_PEER_INTERNAL_H
 
 #include "peer/peer.h"
+#include "rtc/twcc_feedback.h"
 #include "peer/srtp.h"
 #include "weir/log.h"
 
@@ -52,6 +53,12 @@ struct weir_peer {
     peer_stream streams[WEIR_PEER_MAX_STREAMS];
     size_t n_streams;
     weir_peer_stats stats;
+    /* transport-cc feedback toward the sender (ext.twcc negotiated): every RTP
+     * packet with a transport-wide sequence number is recorded, probes and RTX
+     * included, since the sender's estimator counts them all. */
+    bool twcc_on;
+    uint32_t twcc_media_ssrc; /* any media SSRC of the transport (libwebrtc does the same) */
+    weir_twcc_feedback twcc;
 
     /* received packets for poll_packet: a FIFO ring of copies */
     weir_peer_packet pkts[WEIR_PEER_PACKET_SLOTS];
@@ -82,6 +89,8 @@ static inline int peer_drop(weir_peer *p, weir_peer_drop why)
 weir_peer_event *peer_event_push(weir_peer *p, weir_peer_event_type type);
 
 /* peer_rtp.c */
+/** Queues the transport-cc feedback due at now_us (peer_rtp.c). */
+void peer_pump_twcc(weir_peer *p, int64_t now_us);
 /** Adds the a=ssrc streams of the config; returns 0 or -WEIR_ETOOBIG. */
 int peer_streams_init(weir_peer *p);
 /** buf[0..len) is SRTP (p->srtp set). Returns 0 or 1 (dropped). */

@@ -301,6 +301,38 @@ static int enqueue(weir_peer *p, int64_t now_us, const peer_stream *s, const wei
     return 0;
 }
 
+static void record_twcc(weir_peer *p, int64_t now_us, const weir_rtp *h, const uint8_t *buf)
+{
+    weir_rtp_ext e;
+    uint16_t seq;
+    if (!p->twcc_on || weir_rtp_ext_find(h, buf, p->ext.twcc, &e) < 0 ||
+        weir_rtp_twcc_seq_parse(&e, &seq) < 0)
+        return;
+    weir_twcc_feedback_handle_packet(&p->twcc, seq, now_us);
+    if (!p->twcc_media_ssrc)
+        p->twcc_media_ssrc = h->ssrc;
+}
+
+/* Our SSRC as the sender of feedback (we send no media on a publisher PC). */
+#define FEEDBACK_SENDER_SSRC 1
+
+void peer_pump_twcc(weir_peer *p, int64_t now_us)
+{
+    if (!p->twcc_on || !p->srtp || weir_twcc_feedback_next_timeout(&p->twcc) > now_us)
+        return;
+    uint8_t buf[WEIR_PEER_PACKET_MAX - WEIR_SRTP_MAX_RTCP_OVERHEAD];
+    size_t len = 0;
+    /* Bounded: a feedback cut short by the buffer leaves the rest due at once. */
+    for (int i = 0; i < 4; i++) {
+        if (weir_twcc_feedback_poll_feedback(&p->twcc, now_us, FEEDBACK_SENDER_SSRC,
+                                             p->twcc_media_ssrc, buf, sizeof buf, &len) != 1)
+            return;
+        if (weir_peer_send_rtcp(p, buf, len) < 0)
+            return;
+        p->stats.twcc_feedback_sent++;
+    }
+}
+
 int peer_handle_srtp(weir_peer *p, int64_t now_us, uint8_t *buf, size_t len)
 {
     size_t n = len;
@@ -310,6 +342,7 @@ int peer_handle_srtp(weir_peer *p, int64_t now_us, uint8_t *buf, size_t len)
     weir_rtp h;
     if (weir_rtp_parse(&h, buf, n) < 0)
         return peer_drop(p, WEIR_PEER_DROP_MALFORMED);
+    record_twcc(p, now_us, &h, buf);
     peer_stream *s = find_stream(p, h.ssrc);
     if (!s) {
         weir_peer_drop why;

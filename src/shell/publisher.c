@@ -2,22 +2,18 @@
  * The publisher PC in the worker: ICE + DTLS + SRTP ingress (shell/pc.h),
  * then the producer step: each received packet becomes one immutable
  * weir_pkt tagged with its track handle and layer (and, for VP8, its frame
- * flags) and goes to the router. Keyframe requests from consumers come back
- * here and leave as PLI, at most one per layer per KEYFRAME_MIN_INTERVAL_US.
+ * flags) and goes to the router. Feedback toward the publisher (NACK, PLI)
+ * is in publisher_feedback.c.
  */
 #define WEIR_LOG_MODULE "shell.publisher"
 #include <stdio.h>
 #include <string.h>
 
 #include "base/clock.h"
-#include "proto/rtcp_fb.h"
 #include "proto/vp8.h"
 #include "shell/worker_internal.h"
 #include "weir/log.h"
 
-/* Our SSRC as the sender of RTCP feedback toward a publisher. */
-#define FEEDBACK_SSRC 1
-#define KEYFRAME_MIN_INTERVAL_US 300000
 
 static wpeer *pub_owner(weir_pc *pc)
 {
@@ -102,6 +98,7 @@ static void on_packet(weir_pc *pc, const weir_peer_packet *in)
         p->sr_ntp = si.sr_ntp;
         p->sr_rtp_ts = si.sr_rtp_ts;
     }
+    weir_publisher_feedback_on_packet(wp, in, p->is_keyframe);
     weir_router_publish(wp->w, p, in->arrival_us);
 }
 
@@ -220,6 +217,7 @@ void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
     if (pub->end_of_candidates)
         weir_pc_add_remote_candidate(&wp->pub, "");
     register_producers(wp);
+    weir_publisher_feedback_start(wp);
     WEIR_LOG_INFO("%s publisher_started media=%zu role=%s", wp->log_tag, peer.n_media,
                   wp->pub.client_role ? "client" : "server");
 }
@@ -237,41 +235,9 @@ void weir_publisher_teardown(wpeer *wp)
         }
     }
     wp->n_producers = 0;
+    weir_publisher_feedback_stop(wp);
     weir_pc_deinit(&wp->pub);
     wp->pub_active = false;
-}
-
-/* The SSRC of a media's layer (not RTX), or 0 when no packet of it arrived yet. */
-static uint32_t layer_ssrc(wpeer *wp, uint8_t media_index, int layer)
-{
-    size_t n = weir_peer_stream_count(wp->pub.peer);
-    for (size_t i = 0; i < n; i++) {
-        weir_peer_stream_info si;
-        if (weir_peer_get_stream(wp->pub.peer, i, &si) == 0 && si.media_index == media_index &&
-            !si.is_rtx && si.layer == layer)
-            return si.ssrc;
-    }
-    return 0;
-}
-
-void weir_publisher_keyframe(wpeer *wp, uint8_t media_index, int layer)
-{
-    if (!wp->pub.peer || media_index >= wp->n_producers || layer < 0 ||
-        layer >= WEIR_PEER_MAX_RIDS)
-        return;
-    producer_media *pm = &wp->producers[media_index];
-    int64_t now_us = weir_clock_now_us();
-    if (pm->last_pli_us[layer] && now_us - pm->last_pli_us[layer] < KEYFRAME_MIN_INTERVAL_US)
-        return;
-    uint32_t ssrc = layer_ssrc(wp, media_index, layer);
-    if (!ssrc)
-        return;
-    uint8_t buf[64];
-    int n = weir_rtcp_fb_pli_write(buf, sizeof buf, FEEDBACK_SSRC, ssrc);
-    if (n > 0 && weir_pc_send_rtcp(&wp->pub, buf, (size_t)n) == 0) {
-        pm->last_pli_us[layer] = now_us;
-        WEIR_LOG_DEBUG("%s pli media=%u layer=%d ssrc=%u", wp->log_tag, media_index, layer, ssrc);
-    }
 }
 
 void weir_publisher_report(wpeer *wp)

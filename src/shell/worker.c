@@ -28,6 +28,8 @@
 #define EVENT_RING_SIZE 4096
 /* Period of the statistics/audio level events and of the subscriber PCs' sender reports. */
 #define STATS_PERIOD_MS 500
+/* Period of the publishers' NACK and keyframe-request checks (NACK reorder delay is 20 ms). */
+#define FEEDBACK_PERIOD_MS 10
 
 static void emit(weir_worker *w, weir_worker_event_type type, uint64_t peer_id);
 
@@ -148,6 +150,18 @@ static gboolean on_stats_timer(gpointer data)
         weir_publisher_report(v);
         weir_subscriber_periodic(v, now_us);
     }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_feedback_timer(gpointer data)
+{
+    weir_worker *w = data;
+    int64_t now_us = weir_clock_now_us();
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, w->peers);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        weir_publisher_feedback_tick(v, now_us);
     return G_SOURCE_CONTINUE;
 }
 
@@ -313,6 +327,9 @@ static void *worker_main(void *arg)
     w->stats_timer = g_timeout_source_new(STATS_PERIOD_MS);
     g_source_set_callback(w->stats_timer, on_stats_timer, w, NULL);
     g_source_attach(w->stats_timer, w->context);
+    GSource *feedback_timer = g_timeout_source_new(FEEDBACK_PERIOD_MS);
+    g_source_set_callback(feedback_timer, on_feedback_timer, w, NULL);
+    g_source_attach(feedback_timer, w->context);
     WEIR_LOG_INFO("started worker=%d", w->index);
     g_main_loop_run(w->loop);
     g_source_destroy(src);
@@ -321,6 +338,8 @@ static void *worker_main(void *arg)
         g_source_destroy(mesh_src);
         g_source_unref(mesh_src);
     }
+    g_source_destroy(feedback_timer);
+    g_source_unref(feedback_timer);
     g_source_destroy(w->stats_timer);
     g_source_unref(w->stats_timer);
     w->stats_timer = NULL;

@@ -21,6 +21,9 @@
 #include "base/ring.h"
 #include "peer/srtp.h"
 #include "rtc/consumer.h"
+#include "rtc/keyframe_requester.h"
+#include "rtc/nack_generator.h"
+#include "rtc/receive_stats.h"
 #include "rtc/pkt.h"
 #include "shell/mesh.h"
 #include "shell/pc.h"
@@ -31,6 +34,17 @@
 #define WPEER_TX_SLOT (WEIR_PKT_MAX + 64 + WEIR_SRTP_MAX_RTP_OVERHEAD)
 
 typedef struct wpeer wpeer;
+
+/* One received stream of a publisher (media, layer): receiver statistics for
+ * its RR, and for video a NACK generator. Allocated on its first packet. */
+#define WPEER_MAX_INGRESS_STREAMS 24
+typedef struct ingress_stream {
+    uint8_t media_index;
+    uint8_t layer;
+    uint32_t ssrc;
+    weir_receive_stats *stats;
+    weir_nack_generator *nack; /* video only */
+} ingress_stream;
 
 struct weir_worker {
     /* borrowed: */
@@ -81,7 +95,8 @@ typedef struct sub_track {
 typedef struct producer_media {
     uint32_t handle;
     int64_t last_packet_us[WEIR_PEER_MAX_RIDS];
-    int64_t last_pli_us[WEIR_PEER_MAX_RIDS];
+    bool video;
+    weir_keyframe_requester keyframes; /* PLIs toward the publisher, per layer */
     /* audio level over the current stats period, for active speaker: */
     uint32_t level_sum;
     uint32_t level_count;
@@ -98,6 +113,10 @@ struct wpeer {
     bool pub_active;
     producer_media producers[WEIR_PEER_MAX_MEDIA];
     size_t n_producers;
+    ingress_stream ingress[WPEER_MAX_INGRESS_STREAMS];
+    size_t n_ingress;
+    int64_t last_rr_us;
+    uint64_t nacks_sent;
     bool stats_dirty;
     uint64_t packets;
     uint64_t bytes;
@@ -134,6 +153,12 @@ void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub);
 void weir_publisher_teardown(wpeer *wp);
 void weir_publisher_keyframe(wpeer *wp, uint8_t media_index, int layer);
 void weir_publisher_report(wpeer *wp); /* periodic: stats and audio levels */
+
+/* publisher_feedback.c */
+void weir_publisher_feedback_start(wpeer *wp);
+void weir_publisher_feedback_stop(wpeer *wp);
+void weir_publisher_feedback_on_packet(wpeer *wp, const weir_peer_packet *in, bool keyframe);
+void weir_publisher_feedback_tick(wpeer *wp, int64_t now_us); /* NACKs and PLIs due */
 
 /* subscriber.c */
 void weir_subscriber_start(wpeer *wp, const weir_worker_sub_start *start);
