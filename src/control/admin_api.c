@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "control/control.h"
 #include "control/jwt.h"
+#include "control/media.h"
 #include "control/membership.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
@@ -70,6 +71,18 @@ static json_t *participants_json(const weir_room *room)
                                           "packets", (json_int_t)p->pub_packets, "bytes",
                                           (json_int_t)p->pub_bytes, "streams",
                                           (int)p->pub_streams));
+        const weir_participant_media *pm = p->media;
+        if (pm && pm->sub_started) {
+            size_t active = 0;
+            for (size_t k = 0; k < pm->n_lines; k++)
+                active += pm->lines[k].applied_handle != 0;
+            json_object_set_new(
+                o, "subscriber",
+                json_pack("{s:s, s:s?, s:I, s:I, s:i, s:i}", "state", pm->sub_state,
+                          "srtp_profile", pm->sub_srtp[0] ? pm->sub_srtp : NULL, "packets",
+                          (json_int_t)pm->sub_packets, "bytes", (json_int_t)pm->sub_bytes,
+                          "tracks", (int)active, "m_lines", (int)pm->n_lines));
+        }
         json_array_append_new(list, o);
     }
     return list;

@@ -106,6 +106,7 @@ async def publish(client, audio=True, video=True):
     await pc.setRemoteDescription(RTCSessionDescription(
         sdp=add_candidates(result["sdp"], candidates), type="answer"))
     await wait_connected(pc)
+    pc.weir_candidates = candidates  # for tests that aim at the server's media port
     return pc
 
 
@@ -119,6 +120,7 @@ class Subscriber:
         self.frames = {}  # kind -> decoded frames
         self.sizes = set()
         self.tasks = []
+        self.server_candidates = []
         self.pc.on("track", self._on_track)
 
     def _on_track(self, track):
@@ -141,7 +143,8 @@ class Subscriber:
         n = await self.client.next_notification("offer", timeout=timeout)
         sdp = n["params"]["sdp"]
         if first:
-            sdp = add_candidates(sdp, await collect_candidates(self.client, "subscriber"))
+            self.server_candidates = await collect_candidates(self.client, "subscriber")
+            sdp = add_candidates(sdp, self.server_candidates)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         assert await self.client.call("answer", {"sdp": self.pc.localDescription.sdp}) == {}
@@ -158,3 +161,15 @@ class Subscriber:
         for t in self.tasks:
             t.cancel()
         await self.pc.close()
+
+
+def host_port(sdp_or_candidates, address):
+    """The port of the first UDP host candidate on address, from SDP text or candidate strings."""
+    lines = sdp_or_candidates.split("\r\n") if isinstance(sdp_or_candidates, str) \
+        else sdp_or_candidates
+    for line in lines:
+        parts = line.split()
+        if len(parts) > 7 and "candidate:" in parts[0] and parts[2].lower() == "udp" \
+                and parts[4] == address and parts[7] == "host":
+            return int(parts[5])
+    raise AssertionError(f"no UDP host candidate on {address} in {lines}")
