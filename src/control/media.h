@@ -51,7 +51,9 @@ typedef struct weir_track {
     uint32_t clock_rate_hz;
     uint16_t channels;
     int pt, rtx_pt, red_pt; /* the publisher's */
+    char pub_mid[WEIR_NEGOTIATE_MID_MAX + 1]; /* its m-line in the publisher's offer */
     /* state: */
+    bool announced; /* track_published was sent */
     bool muted;
     uint16_t consumers_on[WEIR_MESH_MAX_WORKERS]; /* subscribers per worker (routes) */
     uint8_t level;                                /* last audio level, -dBov */
@@ -69,6 +71,12 @@ typedef struct weir_participant_media {
     /* published: */
     weir_track *tracks[WEIR_MEDIA_MAX_TRACKS];
     size_t n_tracks;
+    /* publisher PC, kept for renegotiation: */
+    char pub_ufrag[16];
+    char pub_pwd[32];
+    char pub_remote_ufrag[WEIR_NEGOTIATE_ICE_MAX + 1]; /* an offer with another one restarts ICE */
+    uint64_t pub_session_id;
+    uint64_t pub_version;
     /* subscriber PC: */
     weir_sub_line lines[WEIR_MEDIA_MAX_LINES];
     size_t n_lines;
@@ -97,13 +105,15 @@ void weir_media_participant_init(weir_control *ctl, weir_participant *p);
 void weir_media_participant_gone(weir_control *ctl, weir_participant *p);
 
 /**
- * Registers the tracks of an answered publish (desc), fills
- * pub->track_handles and tells the room (track_published; new offers to
- * the subscribers). Call after the publish command was queued.
+ * Registers the tracks of an answered publish (desc) and fills
+ * pub->track_handles. On a renegotiation, tracks keep their id and handle
+ * by mid; tracks whose m-line no longer sends are unpublished at once
+ * (track_unpublished, new offers to their subscribers). New tracks are
+ * announced by weir_media_announce once the publish command is queued.
  */
 void weir_media_publish(weir_control *ctl, weir_participant *p, const weir_publish_desc *desc,
                         weir_worker_publish *pub);
-/** After the publish command was queued: track_published to the room, offers to subscribers. */
+/** After the publish command was queued: track_published for new tracks, offers to subscribers. */
 void weir_media_announce(weir_control *ctl, weir_participant *p);
 /** Forgets p's subscriber PC: routes released, offer dropped (before p leaves). */
 void weir_media_drop_subscriptions(weir_control *ctl, weir_participant *p);

@@ -98,18 +98,65 @@ static weir_track *new_track(weir_control *ctl, weir_participant *p, const weir_
     t->rtx_pt = m->rtx_pt;
     t->red_pt = m->red_pt;
     t->level = 127;
+    snprintf(t->pub_mid, sizeof t->pub_mid, "%s", m->mid);
     g_hash_table_insert(track_table(ctl), GUINT_TO_POINTER(t->handle), t);
     return t;
+}
+
+static bool carries_track(const weir_publish_media *m)
+{
+    return !m->rejected && m->receiving && (m->kind == WEIR_SDP_AUDIO || m->kind == WEIR_SDP_VIDEO);
+}
+
+/* The m-line of desc a track still has, or NULL when its mid no longer sends that kind. */
+static const weir_publish_media *still_sent(const weir_publish_desc *desc, const weir_track *t,
+                                            size_t *index)
+{
+    for (size_t i = 0; i < desc->n_media; i++) {
+        const weir_publish_media *m = &desc->media[i];
+        if (strcmp(m->mid, t->pub_mid) == 0 && carries_track(m) && m->kind == t->kind &&
+            m->codec == t->codec) {
+            *index = i;
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static void unpublish(weir_control *ctl, weir_participant *p, weir_track *t, bool quiet)
+{
+    g_hash_table_remove(track_table(ctl), GUINT_TO_POINTER(t->handle));
+    if (!quiet && t->announced)
+        weir_membership_broadcast(p->room, p, "track_unpublished",
+                                  json_pack("{s:{s:s}}", "track", "id", t->id));
+    WEIR_LOG_INFO("track_unpublished participant=%s track=%s", p->id, t->id);
+    weir_free(t);
 }
 
 void weir_media_publish(weir_control *ctl, weir_participant *p, const weir_publish_desc *desc,
                         weir_worker_publish *pub)
 {
     weir_participant_media *pm = p->media;
+    bool claimed[WEIR_NEGOTIATE_MAX_MEDIA] = {0};
+    size_t kept = 0, removed = 0;
+    for (size_t k = 0; k < pm->n_tracks; k++) {
+        weir_track *t = pm->tracks[k];
+        size_t i;
+        const weir_publish_media *m = still_sent(desc, t, &i);
+        if (!m) {
+            unpublish(ctl, p, t, false);
+            removed++;
+            continue;
+        }
+        claimed[i] = true;
+        pub->track_handles[i] = t->handle;
+        t->source = m->source;
+        pm->tracks[kept++] = t;
+    }
+    pm->n_tracks = kept;
     for (size_t i = 0; i < desc->n_media && pm->n_tracks < WEIR_MEDIA_MAX_TRACKS; i++) {
         const weir_publish_media *m = &desc->media[i];
-        if (m->rejected || !m->receiving ||
-            (m->kind != WEIR_SDP_AUDIO && m->kind != WEIR_SDP_VIDEO))
+        if (claimed[i] || !carries_track(m))
             continue;
         weir_track *t = new_track(ctl, p, m);
         pm->tracks[pm->n_tracks++] = t;
@@ -117,15 +164,25 @@ void weir_media_publish(weir_control *ctl, weir_participant *p, const weir_publi
         WEIR_LOG_INFO("track_published participant=%s track=%s kind=%s layers=%zu", p->id, t->id,
                       t->kind == WEIR_SDP_AUDIO ? "audio" : "video", t->n_rids);
     }
+    if (removed)
+        weir_media_refresh_room(ctl, p->room, p);
 }
 
-/* After the publish command was queued: tell the room and re-offer. */
+/* After the publish command was queued: tell the room about new tracks and re-offer. */
 void weir_media_announce(weir_control *ctl, weir_participant *p)
 {
-    for (size_t k = 0; k < p->media->n_tracks; k++)
+    bool any = false;
+    for (size_t k = 0; k < p->media->n_tracks; k++) {
+        weir_track *t = p->media->tracks[k];
+        if (t->announced)
+            continue;
+        t->announced = true;
+        any = true;
         weir_membership_broadcast(p->room, p, "track_published",
-                                  json_pack("{s:o}", "track", track_json(p->media->tracks[k])));
-    weir_media_refresh_room(ctl, p->room, p);
+                                  json_pack("{s:o}", "track", track_json(t)));
+    }
+    if (any)
+        weir_media_refresh_room(ctl, p->room, p);
 }
 
 static void send_track_control(weir_control *ctl, const weir_track *t,
@@ -238,14 +295,8 @@ void weir_media_participant_gone(weir_control *ctl, weir_participant *p)
     weir_media_drop_subscriptions(ctl, p);
     weir_room *room = p->room;
     bool quiet = ctl->shutting_down || !room || weir_room_state_get(room) == WEIR_ROOM_CLOSING;
-    for (size_t k = 0; k < pm->n_tracks; k++) {
-        weir_track *t = pm->tracks[k];
-        g_hash_table_remove(track_table(ctl), GUINT_TO_POINTER(t->handle));
-        if (!quiet)
-            weir_membership_broadcast(room, p, "track_unpublished",
-                                      json_pack("{s:{s:s}}", "track", "id", t->id));
-        weir_free(t);
-    }
+    for (size_t k = 0; k < pm->n_tracks; k++)
+        unpublish(ctl, p, pm->tracks[k], quiet);
     size_t had_tracks = pm->n_tracks;
     pm->n_tracks = 0;
     if (!quiet && had_tracks) {

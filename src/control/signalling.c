@@ -261,6 +261,44 @@ static int apply_track_hints(const call *c, weir_publish_desc *desc, char *err, 
     return rc;
 }
 
+/* The publisher PC's ICE credentials: new on the first publish and on an ICE restart. */
+static bool publisher_credentials(weir_control *ctl, weir_participant *p, const weir_sdp *offer)
+{
+    weir_participant_media *pm = p->media;
+    const char *remote = NULL;
+    if (offer->n_media) {
+        weir_sdp_transport tr;
+        weir_sdp_media_transport(offer, offer->media[0], &tr);
+        remote = tr.ice_ufrag;
+    }
+    bool restart = p->publishing && remote && strcmp(remote, pm->pub_remote_ufrag) != 0;
+    if (!p->publishing || restart) {
+        weir_rand_id(&ctl->rand, pm->pub_ufrag, 8);
+        weir_rand_id(&ctl->rand, pm->pub_pwd, 24);
+    }
+    if (!p->publishing) {
+        pm->pub_session_id = weir_rand_u64(&ctl->rand) >> 2;
+        pm->pub_version = 1;
+    }
+    return restart;
+}
+
+static int answer_offer(weir_control *ctl, weir_participant *p, const weir_sdp *offer,
+                        weir_worker_publish *pub, weir_sdp **answer, char *err, size_t errlen)
+{
+    weir_participant_media *pm = p->media;
+    snprintf(pub->local_ufrag, sizeof pub->local_ufrag, "%s", pm->pub_ufrag);
+    snprintf(pub->local_pwd, sizeof pub->local_pwd, "%s", pm->pub_pwd);
+    weir_local_params lp;
+    weir_local_params_init(&lp);
+    lp.ice_ufrag = pm->pub_ufrag;
+    lp.ice_pwd = pm->pub_pwd;
+    lp.fingerprint = weir_cert_fingerprint(ctl->cert);
+    lp.session_id = pm->pub_session_id;
+    lp.session_version = pm->pub_version + 1;
+    return weir_negotiate_publisher_answer(offer, &lp, answer, &pub->desc, err, errlen);
+}
+
 static void handle_publish(weir_control *ctl, const call *c)
 {
     weir_participant *p = c->s->participant;
@@ -268,48 +306,35 @@ static void handle_publish(weir_control *ctl, const call *c)
         fail(c, E_FORBIDDEN, "publish: not allowed for you in this room (ask the teacher)");
         return;
     }
-    if (p->publishing) {
-        fail(c, E_CONFLICT, "publish: renegotiation not supported yet");
-        return;
-    }
     const char *text = json_string_value(json_object_get(c->params, "sdp"));
-    char err[256];
+    char err[256], msg[300];
     weir_sdp *offer = NULL;
     if (weir_sdp_parse(text, strlen(text), &offer, err, sizeof err) < 0) {
-        char msg[300];
         snprintf(msg, sizeof msg, "invalid offer: %s", err);
         fail(c, WEIR_RPC_INVALID_PARAMS, msg);
         return;
     }
+    weir_participant_media saved = *p->media;
+    bool restart = publisher_credentials(ctl, p, offer);
     weir_worker_publish *pub = WEIR_NEW(weir_worker_publish);
-    weir_rand_id(&ctl->rand, pub->local_ufrag, 8);
-    weir_rand_id(&ctl->rand, pub->local_pwd, 24);
-    weir_local_params lp;
-    weir_local_params_init(&lp);
-    lp.ice_ufrag = pub->local_ufrag;
-    lp.ice_pwd = pub->local_pwd;
-    lp.fingerprint = weir_cert_fingerprint(ctl->cert);
-    lp.session_id = weir_rand_u64(&ctl->rand) >> 2;
-    lp.session_version = 2;
     weir_sdp *answer = NULL;
-    if (weir_negotiate_publisher_answer(offer, &lp, &answer, &pub->desc, err, sizeof err) < 0) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "offer refused: %s", err);
+    if (answer_offer(ctl, p, offer, pub, &answer, err, sizeof err) < 0 ||
+        apply_track_hints(c, &pub->desc, err, sizeof err) < 0) {
+        snprintf(msg, sizeof msg, "%s: %s", answer ? "tracks" : "offer refused", err);
         fail(c, WEIR_RPC_INVALID_PARAMS, msg);
+        *p->media = saved; /* a refused offer changes nothing, credentials included */
         weir_sdp_free(offer);
+        weir_sdp_free(answer);
         weir_free(pub);
         return;
     }
     offer_candidates(offer, pub);
     weir_sdp_free(offer);
-    if (apply_track_hints(c, &pub->desc, err, sizeof err) < 0) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "tracks: %s", err);
-        fail(c, WEIR_RPC_INVALID_PARAMS, msg);
-        weir_sdp_free(answer);
-        weir_free(pub);
-        return;
-    }
+    weir_participant_media *pm = p->media;
+    pm->pub_version++;
+    snprintf(pm->pub_remote_ufrag, sizeof pm->pub_remote_ufrag, "%s", pub->desc.ice_ufrag);
+    pub->renegotiate = p->publishing;
+    pub->ice_restart = restart;
     snprintf(p->pub_bundle_mid, sizeof p->pub_bundle_mid, "%s", pub->desc.bundle_mid);
     p->pub_bundle_index = 0;
     for (size_t i = 0; i < pub->desc.n_media; i++)
@@ -320,15 +345,19 @@ static void handle_publish(weir_control *ctl, const call *c)
     char *sdp = weir_sdp_write(answer, NULL);
     weir_sdp_free(answer);
     weir_media_publish(ctl, p, &pub->desc, pub);
+    bool renegotiated = pub->renegotiate;
     if (weir_control_send_to_peer(ctl, p, WEIR_WORKER_CMD_PUBLISH, pub) < 0) {
         weir_free(sdp);
         fail(c, WEIR_RPC_INTERNAL_ERROR, "publish: media worker unavailable");
         return;
     }
-    p->publishing = true;
-    p->pub_state = "new";
-    p->pub_srtp[0] = 0;
-    weir_session_log(c->s, WEIR_LOG_INFO, "publish_answered worker=%d", p->worker_index);
+    if (!renegotiated) {
+        p->publishing = true;
+        p->pub_state = "new";
+        p->pub_srtp[0] = 0;
+    }
+    weir_session_log(c->s, WEIR_LOG_INFO, "publish_answered worker=%d renegotiation=%d restart=%d",
+                     p->worker_index, (int)renegotiated, (int)restart);
     reply(c, json_pack("{s:s}", "sdp", sdp));
     weir_free(sdp);
     weir_media_announce(ctl, p);

@@ -111,16 +111,64 @@ static bool media_valid(const weir_peer_media *m)
     return true;
 }
 
-static bool config_valid(const weir_peer_config *cfg)
+static bool media_list_valid(const weir_peer_media *media, size_t n)
 {
-    if (!cfg || !cfg->dtls_ctx || cfg->n_media > WEIR_PEER_MAX_MEDIA)
+    if (n > WEIR_PEER_MAX_MEDIA || (n > 0 && !media))
         return false;
-    if (cfg->n_media > 0 && !cfg->media)
-        return false;
-    for (size_t i = 0; i < cfg->n_media; i++)
-        if (!media_valid(&cfg->media[i]))
+    for (size_t i = 0; i < n; i++)
+        if (!media_valid(&media[i]))
             return false;
     return true;
+}
+
+static bool config_valid(const weir_peer_config *cfg)
+{
+    return cfg && cfg->dtls_ctx && media_list_valid(cfg->media, cfg->n_media);
+}
+
+int weir_peer_update_media(weir_peer *p, const weir_peer_media *media, size_t n_media,
+                           const weir_peer_extids *ext)
+{
+    if (!media_list_valid(media, n_media) || !ext)
+        return -WEIR_EINVAL;
+    int map[WEIR_PEER_MAX_MEDIA];
+    for (size_t i = 0; i < p->n_media; i++) {
+        map[i] = -1;
+        for (size_t k = 0; k < n_media; k++)
+            if (strcmp(p->media[i].mid, media[k].mid) == 0)
+                map[i] = (int)k;
+    }
+    peer_stream saved[WEIR_PEER_MAX_STREAMS];
+    memcpy(saved, p->streams, p->n_streams * sizeof *p->streams);
+    size_t saved_n = p->n_streams, kept = 0;
+    for (size_t i = 0; i < p->n_streams; i++) {
+        peer_stream s = p->streams[i];
+        if (s.media_index >= p->n_media || map[s.media_index] < 0)
+            continue;
+        s.media_index = (uint8_t)map[s.media_index];
+        p->streams[kept++] = s;
+    }
+    weir_peer_media old_media[WEIR_PEER_MAX_MEDIA];
+    size_t old_n = p->n_media;
+    memcpy(old_media, p->media, old_n * sizeof *old_media);
+    weir_peer_extids old_ext = p->ext;
+    p->n_streams = kept;
+    p->n_media = n_media;
+    if (n_media)
+        memcpy(p->media, media, n_media * sizeof *media);
+    p->ext = *ext;
+    if (peer_streams_init(p) < 0) {
+        memcpy(p->streams, saved, saved_n * sizeof *p->streams);
+        p->n_streams = saved_n;
+        memcpy(p->media, old_media, old_n * sizeof *old_media);
+        p->n_media = old_n;
+        p->ext = old_ext;
+        return -WEIR_ETOOBIG;
+    }
+    p->twcc_on = p->ext.twcc != 0;
+    WEIR_LOG_INFO("media_updated peer=%s media=%zu streams=%zu", p->log_id, p->n_media,
+                  p->n_streams);
+    return 0;
 }
 
 /* Splits "sha-256 AB:CD:.." into its two halves; false when malformed. */

@@ -264,6 +264,20 @@ void weir_peer_destroy(weir_peer *p);
  */
 int weir_peer_start(weir_peer *p, int64_t now_us);
 
+/**
+ * Renegotiation (a new publish offer on the same connection): replaces the
+ * expected media and extension ids, keeping DTLS, SRTP and every known
+ * stream whose media (by mid) is still there, with its media index moved to
+ * the new position. Streams of media that are gone are forgotten; SSRCs the
+ * new media announce are added. Learned streams must survive: Chromium
+ * stops sending the mid/rid extensions once it has had feedback, so a
+ * simulcast stream could not be learned again. Returns 0, or -WEIR_EINVAL
+ * (invalid media list, as for create) / -WEIR_ETOOBIG (announced SSRCs over
+ * WEIR_PEER_MAX_STREAMS) with the peer unchanged.
+ */
+int weir_peer_update_media(weir_peer *p, const weir_peer_media *media, size_t n_media,
+                           const weir_peer_extids *ext);
+
 /** Sets the remote fingerprint ("sha-256 AB:..") when the config had none. 0 or -WEIR_E*. */
 int weir_peer_set_remote_fingerprint(weir_peer *p, const char *fingerprint);
 

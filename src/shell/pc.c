@@ -247,6 +247,20 @@ int weir_pc_set_remote_credentials(weir_pc *pc, const char *ufrag, const char *p
     return pc->ice ? weir_ice_agent_set_remote_credentials(pc->ice, ufrag, pwd) : -WEIR_EPERM;
 }
 
+int weir_pc_ice_restart(weir_pc *pc, const char *local_ufrag, const char *local_pwd,
+                        const char *remote_ufrag, const char *remote_pwd)
+{
+    if (!pc->ice)
+        return -WEIR_EPERM;
+    int rc = weir_ice_agent_restart(pc->ice);
+    if (rc == 0)
+        rc = weir_ice_agent_set_local_credentials(pc->ice, local_ufrag, local_pwd);
+    if (rc == 0)
+        rc = weir_ice_agent_set_remote_credentials(pc->ice, remote_ufrag, remote_pwd);
+    WEIR_LOG_INFO("%s ice_restart rc=%d", pc->log_tag, rc);
+    return rc;
+}
+
 void weir_pc_add_remote_candidate(weir_pc *pc, const char *candidate)
 {
     if (!pc->ice)

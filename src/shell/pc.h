@@ -81,6 +81,14 @@ int weir_pc_set_remote_credentials(weir_pc *pc, const char *ufrag, const char *p
 /** A remote candidate ("" = end of candidates); refusals are logged at debug level. */
 void weir_pc_add_remote_candidate(weir_pc *pc, const char *candidate);
 
+/**
+ * ICE restart (RFC 8445 §9): new credentials on both sides; media keeps
+ * flowing on the old pair until the new checks succeed, DTLS/SRTP stay.
+ * Local candidates are announced again through on_local_candidate.
+ */
+int weir_pc_ice_restart(weir_pc *pc, const char *local_ufrag, const char *local_pwd,
+                        const char *remote_ufrag, const char *remote_pwd);
+
 /** Drains the peer (transmits, events, packets) and re-arms its timer. */
 void weir_pc_drain(weir_pc *pc);
 /** Sends datagrams (already protected) in as few system calls as libnice allows. */

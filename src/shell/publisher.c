@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "proto/vp8.h"
 #include "shell/worker_internal.h"
+#include "weir/alloc.h"
 #include "weir/log.h"
 
 
@@ -172,10 +173,83 @@ static void register_producers(wpeer *wp)
     }
 }
 
+/* Ingress streams follow their track to its new media index, or go with it. */
+static void remap_ingress(wpeer *wp, const producer_media *old, size_t old_n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < wp->n_ingress; i++) {
+        ingress_stream s = wp->ingress[i];
+        uint32_t handle = s.media_index < old_n ? old[s.media_index].handle : 0;
+        int to = -1;
+        for (size_t k = 0; handle && k < wp->n_producers; k++)
+            if (wp->producers[k].handle == handle)
+                to = (int)k;
+        if (to < 0) {
+            weir_free(s.stats);
+            weir_free(s.nack);
+            continue;
+        }
+        s.media_index = (uint8_t)to;
+        wp->ingress[kept++] = s;
+    }
+    for (size_t i = kept; i < wp->n_ingress; i++)
+        memset(&wp->ingress[i], 0, sizeof wp->ingress[i]);
+    wp->n_ingress = kept;
+}
+
+/* Routes of tracks this publisher no longer sends lose their producer. */
+static void drop_gone_producers(wpeer *wp, const producer_media *old, size_t old_n)
+{
+    for (size_t i = 0; i < old_n; i++) {
+        bool still = false;
+        for (size_t k = 0; k < wp->n_producers; k++)
+            still |= wp->producers[k].handle == old[i].handle;
+        route *r = old[i].handle && !still ? weir_router_get(wp->w, old[i].handle, false) : NULL;
+        if (r && r->producer == wp) {
+            r->producer = NULL;
+            r->remote_workers = 0;
+            weir_router_drop_if_unused(wp->w, r);
+        }
+    }
+}
+
+static void publisher_update(wpeer *wp, const weir_worker_publish *pub)
+{
+    producer_media old[WEIR_PEER_MAX_MEDIA];
+    size_t old_n = wp->n_producers;
+    memcpy(old, wp->producers, old_n * sizeof *old);
+    weir_peer_media media[WEIR_PEER_MAX_MEDIA];
+    weir_peer_extids ext;
+    size_t n = desc_to_media(wp, pub, media, &ext);
+    if (!wp->pub.peer || weir_peer_update_media(wp->pub.peer, media, n, &ext) < 0) {
+        WEIR_LOG_WARN("%s renegotiation_refused media=%zu", wp->log_tag, n);
+        memcpy(wp->producers, old, old_n * sizeof *old);
+        wp->n_producers = old_n;
+        return;
+    }
+    drop_gone_producers(wp, old, old_n);
+    remap_ingress(wp, old, old_n);
+    register_producers(wp);
+    weir_publisher_feedback_start(wp);
+    if (pub->ice_restart)
+        weir_pc_ice_restart(&wp->pub, pub->local_ufrag, pub->local_pwd, pub->desc.ice_ufrag,
+                            pub->desc.ice_pwd);
+    for (size_t i = 0; i < pub->n_candidates; i++)
+        weir_pc_add_remote_candidate(&wp->pub, pub->candidates[i]);
+    if (pub->end_of_candidates)
+        weir_pc_add_remote_candidate(&wp->pub, "");
+    wp->stats_dirty = true;
+    WEIR_LOG_INFO("%s publisher_renegotiated media=%zu ice_restart=%d", wp->log_tag, n,
+                  (int)pub->ice_restart);
+}
+
 void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
 {
     if (wp->pub_active) {
-        WEIR_LOG_WARN("%s publish_ignored: already publishing", wp->log_tag);
+        if (pub->renegotiate)
+            publisher_update(wp, pub);
+        else
+            WEIR_LOG_WARN("%s publish_ignored: already publishing", wp->log_tag);
         return;
     }
     weir_dtls_ctx *dtls = weir_worker_dtls_ctx(wp->w);

@@ -47,6 +47,8 @@ typedef struct weir_worker_publish {
     bool end_of_candidates;
     /* Router handle of each desc.media entry's track (0: no track, e.g. rejected or data). */
     uint32_t track_handles[WEIR_NEGOTIATE_MAX_MEDIA];
+    bool renegotiate; /* a new offer on the running PC: update media, keep DTLS/SRTP */
+    bool ice_restart; /* with new ICE credentials on both sides (RFC 8445 §9) */
 } weir_worker_publish;
 
 /* Payload of WEIR_WORKER_CMD_TRICKLE (heap, freed by the worker with weir_free). */

@@ -80,3 +80,44 @@ async def test_forward_inner_publisher_to_subscribers(weir):
         for s in subs:
             await s.close()
         await pub_pc.close()
+
+
+@pytest.mark.skipif(not IN_NETNS, reason="runs inside the network namespace only")
+async def test_forward_inner_publisher_renegotiates(weir):
+    """A publisher starts with audio only, then adds video on the same
+    connection (a second `publish`): the subscriber is told (track_published),
+    gets a new offer, and decodes the new video while audio keeps flowing."""
+    from aiortc import RTCSessionDescription
+    from aiortc.mediastreams import VideoStreamTrack
+
+    srv = weir(_config())
+    room = unique_room("reneg")
+    pub_client = await connect(srv, name="publisher")
+    await pub_client.join(room, display="pub", role="teacher")
+    watcher = await connect(srv, name="watcher")
+    await watcher.join(room, display="watcher", role="student")
+    pub_pc = await publish(pub_client, video=False)
+    sub = Subscriber(watcher)
+    try:
+        first = (await watcher.next_notification("track_published"))["params"]["track"]
+        assert first["kind"] == "audio", first
+        await sub.answer_next_offer()
+        await sub.wait_frames("audio", 50)
+
+        pub_pc.addTrack(VideoStreamTrack())
+        await pub_pc.setLocalDescription(await pub_pc.createOffer())
+        result = await pub_client.call("publish", {"sdp": pub_pc.localDescription.sdp})
+        assert result["sdp"].count("m=") == 2, result
+        await pub_pc.setRemoteDescription(RTCSessionDescription(sdp=result["sdp"], type="answer"))
+        added = (await watcher.next_notification("track_published"))["params"]["track"]
+        assert added["kind"] == "video" and added["id"] != first["id"], added
+        offer = await sub.answer_next_offer(first=False)
+        assert offer.count("m=") == 2, offer
+        await sub.wait_frames("video", 60)
+        audio_before = sub.frames["audio"]
+        await sub.wait_frames("audio", audio_before + 50)
+        print(f"after renegotiation: {sub.frames} sizes {sub.sizes}")
+        await asyncio.get_running_loop().run_in_executor(None, srv.stop_and_check)
+    finally:
+        await sub.close()
+        await pub_pc.close()
