@@ -21,7 +21,7 @@ RATE, BURST, ABUSE_AFTER = 5, 5, 20
 LIMITS = {"signalling": {"rate_limit_per_sec": RATE, "rate_limit_burst": BURST,
                          "abuse_disconnect_after": ABUSE_AFTER}}
 
-# a request that changes nothing: validated, allowed for students, then 501
+# a request that changes nothing: validated, allowed for students, then 409 (no offer yet)
 HARMLESS_PARAMS = {"pc": "subscriber", "candidate": None}
 
 
@@ -67,17 +67,17 @@ async def test_flood_gets_429_then_recovers(weir):
     ids = await flood(c, 12, 100)  # the join took a token; the tail is over the limit
     values = list((await collect(c, ids)).values())
     assert len(values) == 12, values
-    assert set(values) <= {501, 429}, values
-    assert values[0] == 501, values  # the bucket started with tokens
+    assert set(values) <= {409, 429}, values
+    assert values[0] == 409, values  # the bucket started with tokens
     assert 429 in values, values
-    assert values.count(501) <= BURST + 2, values  # burst, plus a refill or two meanwhile
+    assert values.count(409) <= BURST + 2, values  # burst, plus a refill or two meanwhile
     # 429s are not executed: nothing else arrived
     await c.no_notification("bye", timeout=0.1)
     # after a second the bucket has refilled: answers are normal again
     await asyncio.sleep(1.1)
     for _ in range(3):
         err = await c.error("trickle", HARMLESS_PARAMS)
-        assert err["code"] == 501, err
+        assert err["code"] == 409, err
 
 
 async def test_abuse_disconnect_after_n_rejections_in_a_row(weir):
@@ -122,7 +122,7 @@ async def test_garbage_disconnects_after_exactly_n(weir):
     assert await c.wait_closed() == 1008
     # nobody else noticed
     err = await victim.error("trickle", {"pc": "subscriber", "candidate": None})
-    assert err["code"] == 501, err
+    assert err["code"] == 409, err
 
 
 async def test_abuser_is_disconnected_and_room_is_unaffected(weir):
@@ -139,7 +139,7 @@ async def test_abuser_is_disconnected_and_room_is_unaffected(weir):
         pass
     assert abuser.closed
     # whatever the abuser read before the end was 501s and 429s
-    assert {r["error"]["code"] for r in abuser.responses} <= {501, 429}, abuser.responses
+    assert {r["error"]["code"] for r in abuser.responses} <= {409, 429}, abuser.responses
     for n in abuser.notifications:
         assert n["method"] == "bye" and n["params"]["reason"] == "abuse", n
 
@@ -148,7 +148,7 @@ async def test_abuser_is_disconnected_and_room_is_unaffected(weir):
     # the other participant is unaffected: its own bucket is full
     for _ in range(3):
         err = await victim.error("trickle", {"pc": "subscriber", "candidate": None})
-        assert err["code"] == 501, err
+        assert err["code"] == 409, err
     assert await victim.call("leave") == {}
     # and the server still takes new sessions
     late = await joined(srv, room, "late")

@@ -239,32 +239,36 @@ async def test_no_auto_create_needs_admin_created_room(weir):
     assert err["code"] == 404, err
 
 
-# ---------------------------------------------------------------- roles and 501
+# ---------------------------------------------------------------- roles and media errors
 
-# publish and the publisher's trickle are live (test_publish_aiortc.py).
+# Media calls that must fail in an empty room, and how: the media methods are
+# live (test_forward_aiortc.py), so nothing to answer is 409 and an unknown
+# track is 404; recording and taps answer 501 until they land.
 MEDIA_CALLS = [
-    ("answer", {"sdp": VALID_ANSWER_SDP}),
+    ("answer", {"sdp": VALID_ANSWER_SDP}, 409, "no offer"),
     ("trickle", {"pc": "subscriber", "candidate": {
         "candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
-        "sdpMid": "0", "sdpMLineIndex": 0}}),
-    ("subscribe", {"tracks": ["t1"]}),
-    ("unsubscribe", {"tracks": ["t1"]}),
-    ("set_preferences", {"track": "t1", "paused": False, "max_spatial": 2, "max_temporal": 0}),
-    ("mute", {"track": "t1", "muted": True}),
-    ("record_start", {}),
-    ("record_stop", {"recording": "rec1"}),
-    ("tap_start", {"track": "t1", "host": "127.0.0.1", "port": 5004}),
-    ("tap_stop", {"tap": "tap1"}),
+        "sdpMid": "0", "sdpMLineIndex": 0}}, 409, "offer"),
+    ("subscribe", {"tracks": ["t1"]}, 404, "t1"),
+    ("unsubscribe", {"tracks": ["t1"]}, 404, "t1"),
+    ("set_preferences", {"track": "t1", "paused": False, "max_spatial": 2, "max_temporal": 0},
+     404, "t1"),
+    ("mute", {"track": "t1", "muted": True}, 404, "no such track"),
+    ("record_start", {}, 501, "not available yet"),
+    ("record_stop", {"recording": "rec1"}, 501, "not available yet"),
+    ("tap_start", {"track": "t1", "host": "127.0.0.1", "port": 5004}, 501, "not available yet"),
+    ("tap_stop", {"tap": "tap1"}, 501, "not available yet"),
 ]
+EXPECTED_CODE = {m: code for m, _, code, _ in MEDIA_CALLS}
 
 
-@pytest.mark.parametrize("method,params", MEDIA_CALLS,
-                         ids=[f"{m}-{i}" for i, (m, _) in enumerate(MEDIA_CALLS)])
-async def test_media_methods_answer_501_for_teacher(server, method, params):
+@pytest.mark.parametrize("method,params,code,words", MEDIA_CALLS,
+                         ids=[f"{m}-{i}" for i, (m, *_) in enumerate(MEDIA_CALLS)])
+async def test_media_method_errors_for_teacher(server, method, params, code, words):
     c = await joined(server, unique_room(), "t", role="teacher")
     err = await c.error(method, params)
-    assert err["code"] == 501, err
-    assert method in err["message"] and "not available yet" in err["message"], err
+    assert err["code"] == code, err
+    assert words in err["message"], err
     assert await c.call("leave") == {}  # session intact
 
 
@@ -286,18 +290,18 @@ ROLE_MATRIX = {
 
 
 @pytest.mark.parametrize("role", ["teacher", "student", "observer", "recorder"])
-async def test_role_checks_precede_501(server, role):
+async def test_role_checks_precede_media_errors(server, role):
     c = await joined(server, unique_room(), role, role=role)
-    calls = dict(MEDIA_CALLS)
+    calls = {m: params for m, params, _, _ in MEDIA_CALLS}
     calls["moderate"] = {"action": "mute", "participant": "nobody", "track": "t1"}
     calls["publish"] = {"sdp": GARBAGE_OFFER}  # allowed: refused for its content, -32602
     for method, allowed in ROLE_MATRIX.items():
         err = await c.error(method, calls[method])
-        want = 501 if role in allowed else 403
+        want = EXPECTED_CODE.get(method) if role in allowed else 403
         if method == "publish" and role in allowed:
             want = -32602
         if method == "moderate" and role == "teacher":
-            want = (404, 501)  # mute of an unknown participant: either is fine
+            want = 404  # mute of an unknown participant
         ok = err["code"] in want if isinstance(want, tuple) else err["code"] == want
         assert ok, (role, method, err)
 
@@ -389,12 +393,12 @@ async def test_students_publish_only_when_allowed(weir):
     assert err["code"] == -32602, err
 
 
-async def test_moderate_mute_is_501(server):
+async def test_moderate_mute_of_unknown_track_is_404(server):
     room = unique_room()
     t = await joined(server, room, "teacher", role="teacher")
     s = await joined(server, room, "student")
     err = await t.error("moderate", {"action": "mute", "participant": s.id, "track": "t1"})
-    assert err["code"] == 501, err
+    assert err["code"] == 404, err
 
 
 # ---------------------------------------------------------------- join timeout
