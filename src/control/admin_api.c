@@ -76,12 +76,12 @@ static json_t *participants_json(const weir_room *room)
             size_t active = 0;
             for (size_t k = 0; k < pm->n_lines; k++)
                 active += pm->lines[k].applied_handle != 0;
-            json_object_set_new(
-                o, "subscriber",
-                json_pack("{s:s, s:s?, s:I, s:I, s:i, s:i}", "state", pm->sub_state,
-                          "srtp_profile", pm->sub_srtp[0] ? pm->sub_srtp : NULL, "packets",
-                          (json_int_t)pm->sub_packets, "bytes", (json_int_t)pm->sub_bytes,
-                          "tracks", (int)active, "m_lines", (int)pm->n_lines));
+            json_object_set_new(o, "subscriber",
+                                json_pack("{s:s, s:s?, s:I, s:I, s:i, s:i}", "state", pm->sub_state,
+                                          "srtp_profile", pm->sub_srtp[0] ? pm->sub_srtp : NULL,
+                                          "packets", (json_int_t)pm->sub_packets, "bytes",
+                                          (json_int_t)pm->sub_bytes, "tracks", (int)active,
+                                          "m_lines", (int)pm->n_lines));
         }
         json_array_append_new(list, o);
     }

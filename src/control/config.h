@@ -49,15 +49,15 @@ typedef struct weir_config {
     int join_timeout_s;         /* 60: a socket that has not joined by then is closed (0 = never) */
 
     /* [media] */
-    char *ice_bind_addresses; /* "" = libnice enumerates (skips loopback); comma/space separated */
-    int ice_port_min;         /* 0 = any; 0..65535 */
-    int ice_port_max;         /* 0 = any */
-    char *announced_ip;       /* "" = off; 1:1 NAT address signalled for host candidates */
+    char *ice_bind_addresses;  /* "" = libnice enumerates (skips loopback); comma/space separated */
+    int ice_port_min;          /* 0 = any; 0..65535 */
+    int ice_port_max;          /* 0 = any */
+    char *announced_ip;        /* "" = off; 1:1 NAT address signalled for host candidates */
     int ice_consent_timeout_s; /* 5: inbound silence before a PC counts as disconnected (0 = off) */
-    int peer_timeout_s;        /* 20: disconnected/failed this long → participant_left "timeout" */
-    char *ice_servers;         /* "" = none; STUN/TURN URLs handed to clients in join's ice_servers */
-    char *ice_username;        /* TURN username for those URLs ("" = none) */
-    char *ice_credential;      /* TURN credential */
+    int peer_timeout_s;   /* 20: disconnected/failed this long → participant_left "timeout" */
+    char *ice_servers;    /* "" = none; STUN/TURN URLs handed to clients in join's ice_servers */
+    char *ice_username;   /* TURN username for those URLs ("" = none) */
+    char *ice_credential; /* TURN credential */
 } weir_config;
 
 /** Largest config file weir_config_load_file accepts. */

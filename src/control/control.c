@@ -221,16 +221,17 @@ static void on_publisher_stats(weir_control *ctl, const weir_worker_event *ev)
     p->pub_streams = ev->streams;
 }
 
-static void notify_candidate(weir_participant *p, const char *pc, const char *text,
-                             const char *mid, int index)
+static void notify_candidate(weir_participant *p, const char *pc, const char *text, const char *mid,
+                             int index)
 {
     if (!p->session)
         return;
     json_t *cand = json_null();
     if (text[0])
-        cand = json_pack("{s:s, s:s, s:i}", "candidate", text, "sdpMid", mid, "sdpMLineIndex",
-                         index);
-    weir_session_notify(p->session, "trickle", json_pack("{s:s, s:o}", "pc", pc, "candidate", cand));
+        cand =
+            json_pack("{s:s, s:s, s:i}", "candidate", text, "sdpMid", mid, "sdpMLineIndex", index);
+    weir_session_notify(p->session, "trickle",
+                        json_pack("{s:s, s:o}", "pc", pc, "candidate", cand));
 }
 
 /* Connectivity: a PC that is disconnected or failed starts the participant's timeout clock. */

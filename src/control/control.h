@@ -37,10 +37,10 @@ typedef struct weir_control {
     weir_worker_media media; /* shared worker settings (borrow cert and bind list) */
     char **bind_addresses;   /* parsed [media] ice_bind_addresses */
     size_t n_bind_addresses;
-    struct weir_mesh *mesh;     /* packet rings between the workers */
-    void *tracks;               /* GHashTable: track handle → weir_track (control/media.h) */
+    struct weir_mesh *mesh; /* packet rings between the workers */
+    void *tracks;           /* GHashTable: track handle → weir_track (control/media.h) */
     uint32_t next_track_handle;
-    uint64_t rtp_packets_total; /* weir_media_rtp_packets_received_total */
+    uint64_t rtp_packets_total;      /* weir_media_rtp_packets_received_total */
     uint64_t rtp_packets_sent_total; /* weir_media_rtp_packets_sent_total */
     uint64_t peer_drops_total[WEIR_PEER_DROP_COUNT];
     /* state: */

@@ -34,7 +34,7 @@ typedef struct weir_control weir_control;
 
 #define WEIR_TRACK_ID_LEN 12
 #define WEIR_MEDIA_MAX_TRACKS WEIR_NEGOTIATE_MAX_MEDIA /* per publisher */
-#define WEIR_MEDIA_MAX_LINES WEIR_WORKER_MAX_SUB_MEDIA  /* subscriber m-lines */
+#define WEIR_MEDIA_MAX_LINES WEIR_WORKER_MAX_SUB_MEDIA /* subscriber m-lines */
 
 typedef struct weir_track {
     char id[WEIR_TRACK_ID_LEN + 1];
@@ -50,7 +50,7 @@ typedef struct weir_track {
     char fmtp[WEIR_NEGOTIATE_FMTP_MAX];
     uint32_t clock_rate_hz;
     uint16_t channels;
-    int pt, rtx_pt, red_pt; /* the publisher's */
+    int pt, rtx_pt, red_pt;                   /* the publisher's */
     char pub_mid[WEIR_NEGOTIATE_MID_MAX + 1]; /* its m-line in the publisher's offer */
     /* state: */
     bool announced; /* track_published was sent */
@@ -86,8 +86,8 @@ typedef struct weir_participant_media {
     char sub_pwd[32];
     uint64_t sub_session_id;
     uint64_t sub_version;
-    weir_sdp *sub_offer; /* the offer awaiting its answer */
-    bool renegotiate;    /* the wanted set changed while an offer was out */
+    weir_sdp *sub_offer;                    /* the offer awaiting its answer */
+    bool renegotiate;                       /* the wanted set changed while an offer was out */
     uint32_t toggled[WEIR_MEDIA_MAX_LINES]; /* auto-subscribe: unsubscribed; else: subscribed */
     size_t n_toggled;
     const char *sub_state; /* "new", "connected", ... (static) */

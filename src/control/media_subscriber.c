@@ -320,7 +320,8 @@ int weir_media_subscribe(weir_control *ctl, weir_participant *p, const json_t *i
         }
     }
     for (size_t i = 0; i < json_array_size(ids); i++) {
-        weir_track *t = weir_media_find_track(ctl, p->room, json_string_value(json_array_get(ids, i)));
+        weir_track *t =
+            weir_media_find_track(ctl, p->room, json_string_value(json_array_get(ids, i)));
         bool toggle = subscribe != auto_subscribe; /* the toggled set names the exceptions */
         bool present = is_toggled(pm, t->handle);
         if (toggle && !present && pm->n_toggled < WEIR_MEDIA_MAX_LINES)
@@ -358,7 +359,7 @@ void weir_media_on_layer_changed(weir_control *ctl, weir_participant *p, uint32_
     weir_track *t = weir_media_track_by_handle(ctl, handle);
     if (!t || !p->session)
         return;
-    weir_session_notify(p->session, "layer_changed",
-                        json_pack("{s:s, s:i, s:i}", "track", t->id, "spatial", spatial,
-                                  "temporal", temporal));
+    weir_session_notify(
+        p->session, "layer_changed",
+        json_pack("{s:s, s:i, s:i}", "track", t->id, "spatial", spatial, "temporal", temporal));
 }

@@ -185,8 +185,8 @@ void weir_media_announce(weir_control *ctl, weir_participant *p)
         weir_media_refresh_room(ctl, p->room, p);
 }
 
-static void send_track_control(weir_control *ctl, const weir_track *t,
-                               weir_worker_cmd_type type, const weir_worker_track_control *tc)
+static void send_track_control(weir_control *ctl, const weir_track *t, weir_worker_cmd_type type,
+                               const weir_worker_track_control *tc)
 {
     const weir_participant *owner = t->owner;
     if (owner->worker_index < 0 || owner->worker_index >= ctl->n_workers)
@@ -274,7 +274,8 @@ static void rank_speakers(weir_room *room)
     json_t *list = json_array();
     for (size_t k = 0; k < n; k++)
         json_array_append_new(list, json_string(top[k]->id));
-    weir_membership_broadcast(room, NULL, "active_speaker", json_pack("{s:o}", "participants", list));
+    weir_membership_broadcast(room, NULL, "active_speaker",
+                              json_pack("{s:o}", "participants", list));
 }
 
 void weir_media_on_audio_level(weir_control *ctl, uint32_t handle, uint8_t level, bool voice)

@@ -193,9 +193,9 @@ static void handle_moderate(weir_control *ctl, const call *c)
         }
         weir_media_set_muted(ctl, t, true);
         if (target->session)
-            weir_session_notify(target->session, "moderated",
-                                json_pack("{s:s, s:s, s:s}", "action", action, "by", self->id,
-                                          "track", t->id));
+            weir_session_notify(
+                target->session, "moderated",
+                json_pack("{s:s, s:s, s:s}", "action", action, "by", self->id, "track", t->id));
         reply(c, json_object());
         return;
     }
@@ -394,9 +394,9 @@ static void handle_trickle(weir_control *ctl, const call *c)
 static void handle_answer(weir_control *ctl, const call *c)
 {
     char err[300];
-    int code = weir_media_answer(ctl, c->s->participant,
-                                 json_string_value(json_object_get(c->params, "sdp")), err,
-                                 sizeof err);
+    int code =
+        weir_media_answer(ctl, c->s->participant,
+                          json_string_value(json_object_get(c->params, "sdp")), err, sizeof err);
     if (code)
         fail(c, code, err);
     else
@@ -420,11 +420,11 @@ static void handle_set_preferences(weir_control *ctl, const call *c)
     const json_t *spatial = json_object_get(c->params, "max_spatial");
     const json_t *temporal = json_object_get(c->params, "max_temporal");
     char err[160];
-    int code = weir_media_set_preferences(
-        ctl, c->s->participant, json_string_value(json_object_get(c->params, "track")),
-        spatial ? (int)json_integer_value(spatial) : -1,
-        temporal ? (int)json_integer_value(temporal) : -1,
-        paused ? (int)json_is_true(paused) : -1, err, sizeof err);
+    int code = weir_media_set_preferences(ctl, c->s->participant,
+                                          json_string_value(json_object_get(c->params, "track")),
+                                          spatial ? (int)json_integer_value(spatial) : -1,
+                                          temporal ? (int)json_integer_value(temporal) : -1,
+                                          paused ? (int)json_is_true(paused) : -1, err, sizeof err);
     if (code)
         fail(c, code, err);
     else

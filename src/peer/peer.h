@@ -220,7 +220,7 @@ typedef struct weir_peer_stats {
     uint64_t rtcp_other;
     uint64_t rtcp_sent;
     uint64_t twcc_feedback_sent; /* transport-cc feedback packets queued */
-    uint64_t rtp_sent; /* packets protected by weir_peer_protect_rtp */
+    uint64_t rtp_sent;           /* packets protected by weir_peer_protect_rtp */
     uint64_t rtp_sent_bytes;
     uint64_t dtls_data_bytes; /* application data (SCTP) received; no data channels yet */
     uint64_t events_dropped;  /* poll_event not drained */

@@ -25,12 +25,12 @@
 typedef struct weir_pkt {
     atomic_uint refs;
     /* routing, set by the producer before publication: */
-    uint32_t track;    /* router track handle (control-assigned, process-unique) */
-    uint8_t layer;     /* simulcast spatial layer, 0 lowest; 0 without simulcast */
-    bool is_keyframe;  /* first packet of a keyframe (codec parser) */
-    bool frame_start;  /* first packet of a frame */
-    uint8_t temporal;  /* VP8 TID; 0 when none */
-    bool layer_sync;   /* VP8 Y bit */
+    uint32_t track;   /* router track handle (control-assigned, process-unique) */
+    uint8_t layer;    /* simulcast spatial layer, 0 lowest; 0 without simulcast */
+    bool is_keyframe; /* first packet of a keyframe (codec parser) */
+    bool frame_start; /* first packet of a frame */
+    uint8_t temporal; /* VP8 TID; 0 when none */
+    bool layer_sync;  /* VP8 Y bit */
     int64_t arrival_us;
     /* header extensions the forwarder keeps: */
     bool has_audio_level;

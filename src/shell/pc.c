@@ -198,8 +198,7 @@ int weir_pc_init(weir_pc *pc, GMainContext *ctx, const weir_pc_params *params,
     };
     pc->ice = weir_ice_agent_create(ctx, &ic, params->ice_controlling, &cb, pc);
     if (!pc->ice ||
-        weir_ice_agent_set_local_credentials(pc->ice, params->local_ufrag, params->local_pwd) <
-            0) {
+        weir_ice_agent_set_local_credentials(pc->ice, params->local_ufrag, params->local_pwd) < 0) {
         WEIR_LOG_WARN("%s ice_setup_failed", pc->log_tag);
         weir_pc_deinit(pc);
         return -WEIR_EINVAL;

@@ -33,9 +33,10 @@ typedef enum {
 typedef struct weir_pc_hooks {
     void (*on_state)(weir_pc *pc, weir_pc_state state, const char *detail);
     void (*on_local_candidate)(weir_pc *pc, const char *candidate); /* "" = gathering done */
-    void (*on_peer_event)(weir_pc *pc, const weir_peer_event *ev);  /* STREAM_LEARNED, RTCP_FEEDBACK */
-    void (*on_packet)(weir_pc *pc, const weir_peer_packet *pkt);    /* received RTP */
-    void (*on_drained)(weir_pc *pc);                                /* after each drain */
+    void (*on_peer_event)(weir_pc *pc,
+                          const weir_peer_event *ev);            /* STREAM_LEARNED, RTCP_FEEDBACK */
+    void (*on_packet)(weir_pc *pc, const weir_peer_packet *pkt); /* received RTP */
+    void (*on_drained)(weir_pc *pc);                             /* after each drain */
 } weir_pc_hooks;
 
 struct weir_pc {

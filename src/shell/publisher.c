@@ -15,7 +15,6 @@
 #include "weir/alloc.h"
 #include "weir/log.h"
 
-
 static wpeer *pub_owner(weir_pc *pc)
 {
     return pc->user;
@@ -299,9 +298,8 @@ void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
 void weir_publisher_teardown(wpeer *wp)
 {
     for (size_t i = 0; i < wp->n_producers; i++) {
-        route *r = wp->producers[i].handle
-                       ? weir_router_get(wp->w, wp->producers[i].handle, false)
-                       : NULL;
+        route *r =
+            wp->producers[i].handle ? weir_router_get(wp->w, wp->producers[i].handle, false) : NULL;
         if (r && r->producer == wp) {
             r->producer = NULL;
             r->remote_workers = 0;

@@ -150,8 +150,7 @@ static void send_nacks(wpeer *wp, ingress_stream *s, int64_t now_us)
         wp->nacks_sent += n;
     }
     if (weir_nack_generator_poll_keyframe(s->nack))
-        weir_keyframe_requester_request(&wp->producers[s->media_index].keyframes, s->layer,
-                                        now_us);
+        weir_keyframe_requester_request(&wp->producers[s->media_index].keyframes, s->layer, now_us);
 }
 
 /* One RR with a block per received stream (RFC 3550 §6.4.2), LSR/DLSR from the peer's SRs. */

@@ -29,7 +29,7 @@ typedef struct weir_worker_media {
     size_t n_bind_addresses;
     uint16_t port_min;
     uint16_t port_max;
-    const char *announced_ip; /* NULL or "" = off */
+    const char *announced_ip;   /* NULL or "" = off */
     uint32_t consent_timeout_s; /* ICE silence before DISCONNECTED; 0 = off */
     struct weir_mesh *mesh;     /* packet rings between workers (shell/mesh.h) */
 } weir_worker_media;
@@ -72,20 +72,20 @@ typedef struct weir_worker_sub_track {
     bool audio;
     weir_codec codec;
     uint32_t clock_rate_hz;
-    uint8_t n_layers;        /* simulcast layers the publisher sends (1 without) */
-    uint32_t ssrc;           /* ours */
-    uint32_t rtx_ssrc;       /* 0: no RTX (NACKs answered by plain resend) */
-    int pt, rtx_pt, red_pt;  /* ours (-1: none) */
-    int in_pt, in_red_pt;    /* the publisher's (-1: none) */
-    bool nack;               /* the answer kept nack for us */
+    uint8_t n_layers;       /* simulcast layers the publisher sends (1 without) */
+    uint32_t ssrc;          /* ours */
+    uint32_t rtx_ssrc;      /* 0: no RTX (NACKs answered by plain resend) */
+    int pt, rtx_pt, red_pt; /* ours (-1: none) */
+    int in_pt, in_red_pt;   /* the publisher's (-1: none) */
+    bool nack;              /* the answer kept nack for us */
 } weir_worker_sub_track;
 
 /* Payload of WEIR_WORKER_CMD_SUBSCRIBER_ANSWER: the client's answer to the latest offer. */
 typedef struct weir_worker_sub_answer {
     char remote_ufrag[WEIR_NEGOTIATE_ICE_MAX + 1];
     char remote_pwd[WEIR_NEGOTIATE_ICE_MAX + 1];
-    char fingerprint[WEIR_NEGOTIATE_FP_MAX + 16]; /* "sha-256 AB:CD:.." */
-    weir_dtls_role dtls_role;                     /* ours */
+    char fingerprint[WEIR_NEGOTIATE_FP_MAX + 16];                  /* "sha-256 AB:CD:.." */
+    weir_dtls_role dtls_role;                                      /* ours */
     uint8_t ext_mid, ext_abs_send_time, ext_twcc, ext_audio_level; /* 0: not kept */
     char candidates[WEIR_WORKER_MAX_OFFER_CANDIDATES][WEIR_WORKER_CANDIDATE_MAX];
     size_t n_candidates;
@@ -104,11 +104,11 @@ typedef struct weir_worker_route {
 /* Payload of WEIR_WORKER_CMD_TRACK_CONTROL (to the worker named in the comment of each use). */
 typedef struct weir_worker_track_control {
     uint32_t handle;
-    int layer;         /* KEYFRAME (producer's worker): spatial layer wanted */
-    bool muted;        /* MUTE (producer's worker) */
-    int max_spatial;   /* PREFERENCES (subscriber's worker); -1 = unchanged */
-    int max_temporal;  /* -1 = unchanged */
-    int paused;        /* -1 = unchanged, 0, 1 */
+    int layer;        /* KEYFRAME (producer's worker): spatial layer wanted */
+    bool muted;       /* MUTE (producer's worker) */
+    int max_spatial;  /* PREFERENCES (subscriber's worker); -1 = unchanged */
+    int max_temporal; /* -1 = unchanged */
+    int paused;       /* -1 = unchanged, 0, 1 */
 } weir_worker_track_control;
 
 typedef enum {
@@ -122,7 +122,7 @@ typedef enum {
     WEIR_WORKER_CMD_ROUTE,             /* payload: weir_worker_route; peer_id unused */
     WEIR_WORKER_CMD_KEYFRAME,          /* payload: weir_worker_track_control; peer_id unused */
     WEIR_WORKER_CMD_MUTE,              /* payload: weir_worker_track_control; peer_id unused */
-    WEIR_WORKER_CMD_PREFERENCES,       /* payload: weir_worker_track_control; the subscriber's peer */
+    WEIR_WORKER_CMD_PREFERENCES, /* payload: weir_worker_track_control; the subscriber's peer */
 } weir_worker_cmd_type;
 
 typedef struct weir_worker_cmd {
@@ -136,15 +136,15 @@ typedef enum {
     WEIR_WORKER_EVENT_PEER_ADDED,
     WEIR_WORKER_EVENT_PEER_REMOVED,
     WEIR_WORKER_EVENT_STOPPED,
-    WEIR_WORKER_EVENT_PUBLISHER_CANDIDATE, /* text: local candidate; "" = gathering done */
-    WEIR_WORKER_EVENT_PUBLISHER_STATE,     /* state; text: SRTP profile or failure reason */
-    WEIR_WORKER_EVENT_PUBLISHER_STATS,     /* the counters below */
+    WEIR_WORKER_EVENT_PUBLISHER_CANDIDATE,  /* text: local candidate; "" = gathering done */
+    WEIR_WORKER_EVENT_PUBLISHER_STATE,      /* state; text: SRTP profile or failure reason */
+    WEIR_WORKER_EVENT_PUBLISHER_STATS,      /* the counters below */
     WEIR_WORKER_EVENT_SUBSCRIBER_CANDIDATE, /* text: local candidate; "" = gathering done */
     WEIR_WORKER_EVENT_SUBSCRIBER_STATE,     /* state; text: SRTP profile or failure reason */
     WEIR_WORKER_EVENT_SUBSCRIBER_STATS,     /* packets/bytes sent */
-    WEIR_WORKER_EVENT_LAYER_CHANGED,        /* handle, spatial, temporal: what the peer now receives */
-    WEIR_WORKER_EVENT_KEYFRAME_NEEDED,      /* handle, spatial: for a producer on another worker */
-    WEIR_WORKER_EVENT_AUDIO_LEVEL,          /* handle, level (-dBov, 127 silent), voice */
+    WEIR_WORKER_EVENT_LAYER_CHANGED,   /* handle, spatial, temporal: what the peer now receives */
+    WEIR_WORKER_EVENT_KEYFRAME_NEEDED, /* handle, spatial: for a producer on another worker */
+    WEIR_WORKER_EVENT_AUDIO_LEVEL,     /* handle, level (-dBov, 127 silent), voice */
 } weir_worker_event_type;
 
 typedef enum {
