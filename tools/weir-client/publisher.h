@@ -1,0 +1,64 @@
+/**
+ * The publisher side of weir-client: the publisher peer connection (we
+ * offer with `publish`, Weir answers; trickle with pc "publisher"), a
+ * synthetic VP8 video (one layer, or q/h/f simulcast at 1/4, 1/2 and full
+ * size, each on its own SSRC with mid + rid header extensions) and an Opus
+ * tone, sent in real time once DTLS-SRTP is up.
+ *
+ * Feedback: PLI and FIR force a keyframe on the layer they name; generic
+ * NACKs are answered from a per-layer history by RTX (RFC 4588, repaired-rid
+ * on simulcast layers). An RTCP SR + SDES goes out for every stream each
+ * second.
+ */
+#ifndef WC_PUBLISHER_H
+#define WC_PUBLISHER_H
+
+#include <glib.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "peer/dtls.h"
+#include "signalling.h"
+
+typedef struct wc_publisher wc_publisher;
+
+typedef struct wc_publisher_config {
+    bool audio;
+    bool video;
+    bool simulcast;
+    int width, height, fps; /* of the full layer */
+    const char *const *bind_addresses;
+    size_t n_bind_addresses;
+    const char *cname;
+    const char *fingerprint; /* ours, "sha-256 AB:..." (weir_cert_fingerprint) */
+    double simulated_loss_pct;
+} wc_publisher_config;
+
+typedef struct wc_publisher_callbacks {
+    /* The publisher connection is up (SRTP keyed): media starts. */
+    void (*on_connected)(void *user);
+    /* Negotiation or the connection failed; why is borrowed for the call. */
+    void (*on_failed)(void *user, const char *why);
+} wc_publisher_callbacks;
+
+/** Everything borrowed must outlive the publisher. NULL with a reason in err. */
+wc_publisher *wc_publisher_create(GMainContext *ctx, weir_dtls_ctx *dctx, wc_sig *sig,
+                                  const wc_publisher_config *cfg, const wc_publisher_callbacks *cb,
+                                  void *user, char *err, size_t err_len);
+void wc_publisher_destroy(wc_publisher *p);
+
+/** Sends the offer (`publish`). */
+void wc_publisher_start(wc_publisher *p);
+/** A `trickle` notification for pc "publisher": candidate object or null (borrowed). */
+void wc_publisher_handle_trickle(wc_publisher *p, json_t *candidate);
+
+/** The "published" part of the report (new reference). */
+json_t *wc_publisher_report(const wc_publisher *p);
+/** Full-layer video frames and audio frames sent so far. */
+uint64_t wc_publisher_video_frames(const wc_publisher *p);
+uint64_t wc_publisher_audio_frames(const wc_publisher *p);
+bool wc_publisher_connected(const wc_publisher *p);
+
+#endif
