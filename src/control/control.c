@@ -49,6 +49,7 @@ static int start_workers(weir_control *ctl)
     ctl->media.mesh = ctl->mesh;
     ctl->workers = weir_calloc((size_t)n, sizeof *ctl->workers);
     ctl->worker_peers = weir_calloc((size_t)n, sizeof *ctl->worker_peers);
+    ctl->mesh_drops = weir_calloc((size_t)n, sizeof *ctl->mesh_drops);
     ctl->n_workers = n;
     for (int i = 0; i < n; i++) {
         ctl->workers[i] = weir_worker_create(i, &ctl->media, wake_control, ctl);
@@ -297,11 +298,16 @@ static void handle_worker_event(weir_control *ctl, const weir_worker_event *ev)
         on_pc_state(p, ev);
         break;
     case WEIR_WORKER_EVENT_SUBSCRIBER_STATS:
+        if (ev->worker_index >= 0 && ev->worker_index < ctl->n_workers)
+            ctl->mesh_drops[ev->worker_index] = ev->mesh_drops;
         if (p->media) {
             if (ev->packets > p->media->sub_packets)
                 ctl->rtp_packets_sent_total += ev->packets - p->media->sub_packets;
             p->media->sub_packets = ev->packets;
             p->media->sub_bytes = ev->bytes;
+            if (ev->retransmits > p->media->sub_retransmits)
+                ctl->rtp_retransmits_total += ev->retransmits - p->media->sub_retransmits;
+            p->media->sub_retransmits = ev->retransmits;
         }
         break;
     case WEIR_WORKER_EVENT_LAYER_CHANGED:
@@ -397,6 +403,7 @@ void weir_control_destroy(weir_control *ctl)
         weir_worker_destroy(ctl->workers[i]);
     weir_free(ctl->workers);
     weir_free(ctl->worker_peers);
+    weir_free(ctl->mesh_drops);
     weir_rooms_destroy(ctl->rooms);
     weir_mesh_destroy(ctl->mesh);
     if (ctl->tracks)

@@ -42,6 +42,8 @@ typedef struct weir_control {
     uint32_t next_track_handle;
     uint64_t rtp_packets_total;      /* weir_media_rtp_packets_received_total */
     uint64_t rtp_packets_sent_total; /* weir_media_rtp_packets_sent_total */
+    uint64_t rtp_retransmits_total;  /* weir_media_rtp_retransmits_total */
+    uint64_t *mesh_drops;            /* per worker, last reported */
     uint64_t peer_drops_total[WEIR_PEER_DROP_COUNT];
     /* state: */
     uint64_t next_peer_id;

@@ -94,6 +94,7 @@ typedef struct weir_participant_media {
     char sub_srtp[48];
     uint64_t sub_packets;
     uint64_t sub_bytes;
+    uint64_t sub_retransmits;
     /* active speaker: */
     int announced_rank; /* position in the last active_speaker broadcast, -1 none */
     /* connectivity loss: since when a PC is disconnected/failed (0: fine) */

@@ -118,6 +118,15 @@ static void render_media(text *t, const weir_control *ctl)
                   "RTP packets forwarded to subscribers (first transmissions and resends).");
     put(t, "weir_media_rtp_packets_sent_total %llu\n",
         (unsigned long long)ctl->rtp_packets_sent_total);
+    metric_header(t, "weir_media_rtp_retransmits_total", "counter",
+                  "Packets resent to subscribers for their NACKs (RTX or plain).");
+    put(t, "weir_media_rtp_retransmits_total %llu\n",
+        (unsigned long long)ctl->rtp_retransmits_total);
+    metric_header(t, "weir_worker_mesh_drops_total", "counter",
+                  "Packets a worker could not hand to another worker (ring full).");
+    for (int i = 0; i < ctl->n_workers; i++)
+        put(t, "weir_worker_mesh_drops_total{worker=\"%d\"} %llu\n", i,
+            (unsigned long long)(ctl->mesh_drops ? ctl->mesh_drops[i] : 0));
     metric_header(t, "weir_peer_drops_total", "counter",
                   "Datagrams publisher peers dropped, by reason.");
     for (int d = 0; d < WEIR_PEER_DROP_COUNT; d++)

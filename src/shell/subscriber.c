@@ -123,8 +123,10 @@ static void send_retransmissions(sub_track *st, int64_t now_us)
                                                WPEER_TX_SLOT - WEIR_SRTP_MAX_RTP_OVERHEAD, &len);
         if (rc == 0)
             break;
-        if (rc == 1)
+        if (rc == 1) {
             commit_slot(wp, len);
+            wp->sub_retransmits++;
+        }
     }
 }
 
@@ -371,6 +373,8 @@ void weir_subscriber_periodic(wpeer *wp, int64_t now_us)
         ev->packets = wp->sub_packets;
         ev->bytes = wp->sub_bytes;
         ev->streams = (uint32_t)wp->n_subs;
+        ev->retransmits = wp->sub_retransmits;
+        ev->mesh_drops = wp->w->mesh_drops;
         weir_worker_push_event(wp->w, ev);
     }
 }

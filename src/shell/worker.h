@@ -168,6 +168,8 @@ typedef struct weir_worker_event {
     uint64_t bytes;
     uint32_t streams;
     uint64_t drops[WEIR_PEER_DROP_COUNT];
+    uint64_t retransmits; /* SUBSCRIBER_STATS: packets resent for NACKs */
+    uint64_t mesh_drops;  /* SUBSCRIBER_STATS: this worker's packets a full ring refused */
     /* LAYER_CHANGED, KEYFRAME_NEEDED, AUDIO_LEVEL: */
     uint32_t handle;
     int8_t spatial;

@@ -130,6 +130,7 @@ struct wpeer {
     uint8_t ext_mid, ext_abs_send_time, ext_twcc, ext_audio_level;
     uint64_t sub_packets;
     uint64_t sub_bytes;
+    uint64_t sub_retransmits; /* packets resent for the subscriber's NACKs */
     bool sub_stats_dirty;
     int64_t last_sr_us;
     /* egress batch: */

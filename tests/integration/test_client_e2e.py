@@ -86,9 +86,12 @@ def test_loss_is_repaired_with_nack_and_rtx(weir):
     assert video["nacked"] > 0 and video["packets_recovered"] > 0, video
     assert video["content_errors"] == 0, video
     rc, preport, err = _report(pub)
+    time.sleep(0.6)  # one more statistics period of the worker
     assert rc == 0, preport
     layer = preport["published"]["layers"][0]
     assert layer["nacked"] > 0 and layer["retransmits"] > 0, layer  # the server NACKed ingress loss
+    resent = srv.metrics().value("weir_media_rtp_retransmits_total")
+    assert resent > 0, resent
     print(f"loss 5%: subscriber nacked {video['nacked']} recovered {video['packets_recovered']} "
           f"lost {video['packets_lost']} frames {video['frames_decoded']} freezes "
           f"{video['freezes']} max_freeze_ms {video['max_freeze_ms']}; publisher asked for "
