@@ -126,6 +126,21 @@ static bool config_valid(const weir_peer_config *cfg)
     return cfg && cfg->dtls_ctx && media_list_valid(cfg->media, cfg->n_media);
 }
 
+/* The receive ring and the transport-cc recorder, once the peer expects RTP / has the extension. */
+static void ensure_buffers(weir_peer *p)
+{
+    if (p->n_media && !p->pkt_buf) {
+        p->pkt_buf = weir_calloc(WEIR_PEER_PACKET_SLOTS, sizeof *p->pkt_buf);
+        for (size_t i = 0; i < WEIR_PEER_PACKET_SLOTS; i++)
+            p->pkts[i].data = p->pkt_buf[i];
+    }
+    p->twcc_on = p->ext.twcc != 0;
+    if (p->twcc_on && !p->twcc) {
+        p->twcc = weir_malloc(sizeof *p->twcc);
+        weir_twcc_feedback_init(p->twcc, NULL);
+    }
+}
+
 int weir_peer_update_media(weir_peer *p, const weir_peer_media *media, size_t n_media,
                            const weir_peer_extids *ext)
 {
@@ -165,7 +180,7 @@ int weir_peer_update_media(weir_peer *p, const weir_peer_media *media, size_t n_
         p->ext = old_ext;
         return -WEIR_ETOOBIG;
     }
-    p->twcc_on = p->ext.twcc != 0;
+    ensure_buffers(p);
     WEIR_LOG_INFO("media_updated peer=%s media=%zu streams=%zu", p->log_id, p->n_media,
                   p->n_streams);
     return 0;
@@ -194,13 +209,10 @@ weir_peer *weir_peer_create(const weir_peer_config *cfg)
     weir_peer *p = WEIR_NEW(weir_peer);
     snprintf(p->log_id, sizeof p->log_id, "%s", cfg->log_id ? cfg->log_id : "-");
     p->ext = cfg->ext;
-    p->twcc_on = cfg->ext.twcc != 0;
-    weir_twcc_feedback_init(&p->twcc, NULL);
     p->n_media = cfg->n_media;
     if (cfg->n_media)
         memcpy(p->media, cfg->media, cfg->n_media * sizeof *cfg->media);
-    for (size_t i = 0; i < WEIR_PEER_PACKET_SLOTS; i++)
-        p->pkts[i].data = p->pkt_buf[i];
+    ensure_buffers(p);
     weir_lograte_init(&p->lograte, 1.0, 10.0);
 
     char alg[16];
@@ -231,6 +243,8 @@ void weir_peer_destroy(weir_peer *p)
         return;
     weir_srtp_destroy(p->srtp);
     weir_dtls_destroy(p->dtls);
+    weir_free(p->pkt_buf);
+    weir_free(p->twcc);
     weir_free(p);
 }
 
@@ -373,7 +387,7 @@ int64_t weir_peer_next_timeout(const weir_peer *p)
     if (t == WEIR_DTLS_NO_TIMEOUT)
         t = WEIR_PEER_NO_TIMEOUT;
     if (p->twcc_on && p->srtp && p->state == PEER_CONNECTED) {
-        int64_t fb = weir_twcc_feedback_next_timeout(&p->twcc);
+        int64_t fb = weir_twcc_feedback_next_timeout(p->twcc);
         if (fb != WEIR_TWCC_FB_NO_TIMEOUT && fb < t)
             t = fb;
     }

@@ -58,7 +58,7 @@ struct weir_peer {
      * included, since the sender's estimator counts them all. */
     bool twcc_on;
     uint32_t twcc_media_ssrc; /* any media SSRC of the transport (libwebrtc does the same) */
-    weir_twcc_feedback twcc;
+    weir_twcc_feedback *twcc; /* allocated when twcc_on */
 
     /* received packets for poll_packet: a FIFO ring of copies */
     weir_peer_packet pkts[WEIR_PEER_PACKET_SLOTS];
@@ -74,7 +74,9 @@ struct weir_peer {
     uint32_t tx_count;
 
     /* big buffers last */
-    uint8_t pkt_buf[WEIR_PEER_PACKET_SLOTS][WEIR_PEER_PACKET_MAX];
+    /* Allocated only for a peer that expects RTP (n_media > 0): a subscriber
+     * PC receives RTCP only and would otherwise carry ~96 KiB for nothing. */
+    uint8_t (*pkt_buf)[WEIR_PEER_PACKET_MAX];
     uint8_t tx_buf[WEIR_PEER_RTCP_SLOTS][WEIR_PEER_PACKET_MAX];
 };
 

@@ -308,7 +308,7 @@ static void record_twcc(weir_peer *p, int64_t now_us, const weir_rtp *h, const u
     if (!p->twcc_on || weir_rtp_ext_find(h, buf, p->ext.twcc, &e) < 0 ||
         weir_rtp_twcc_seq_parse(&e, &seq) < 0)
         return;
-    weir_twcc_feedback_handle_packet(&p->twcc, seq, now_us);
+    weir_twcc_feedback_handle_packet(p->twcc, seq, now_us);
     if (!p->twcc_media_ssrc)
         p->twcc_media_ssrc = h->ssrc;
 }
@@ -318,13 +318,13 @@ static void record_twcc(weir_peer *p, int64_t now_us, const weir_rtp *h, const u
 
 void peer_pump_twcc(weir_peer *p, int64_t now_us)
 {
-    if (!p->twcc_on || !p->srtp || weir_twcc_feedback_next_timeout(&p->twcc) > now_us)
+    if (!p->twcc_on || !p->srtp || weir_twcc_feedback_next_timeout(p->twcc) > now_us)
         return;
     uint8_t buf[WEIR_PEER_PACKET_MAX - WEIR_SRTP_MAX_RTCP_OVERHEAD];
     size_t len = 0;
     /* Bounded: a feedback cut short by the buffer leaves the rest due at once. */
     for (int i = 0; i < 4; i++) {
-        if (weir_twcc_feedback_poll_feedback(&p->twcc, now_us, FEEDBACK_SENDER_SSRC,
+        if (weir_twcc_feedback_poll_feedback(p->twcc, now_us, FEEDBACK_SENDER_SSRC,
                                              p->twcc_media_ssrc, buf, sizeof buf, &len) != 1)
             return;
         if (weir_peer_send_rtcp(p, buf, len) < 0)
