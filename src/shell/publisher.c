@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "proto/codec_frame.h"
 #include "proto/vp8.h"
 #include "shell/worker_internal.h"
 #include "weir/alloc.h"
@@ -49,16 +50,40 @@ static void on_peer_event(weir_pc *pc, const weir_peer_event *ev)
     }
 }
 
-/* VP8 frame flags for the selector; other codecs forward without them. */
-static void describe_vp8(weir_pkt *p)
+/* Frame flags for the selector: keyframes (layer switches), frame starts, VP8 temporal layers. */
+static void describe_frame(weir_pkt *p, weir_codec codec)
 {
-    weir_vp8_desc d;
-    if (weir_vp8_parse(&d, p->data + p->rtp.payload_off, p->rtp.payload_len) < 0)
+    const uint8_t *payload = p->data + p->rtp.payload_off;
+    size_t len = p->rtp.payload_len;
+    weir_frame_info fi;
+    int rc = -1;
+    switch (codec) {
+    case WEIR_CODEC_VP8: {
+        weir_vp8_desc d;
+        if (weir_vp8_parse(&d, payload, len) < 0)
+            return;
+        p->is_keyframe = d.is_keyframe;
+        p->frame_start = d.is_frame_start;
+        p->temporal = d.has_tid ? d.tid : 0;
+        p->layer_sync = d.has_tid && d.layer_sync;
         return;
-    p->is_keyframe = d.is_keyframe;
-    p->frame_start = d.is_frame_start;
-    p->temporal = d.has_tid ? d.tid : 0;
-    p->layer_sync = d.has_tid && d.layer_sync;
+    }
+    case WEIR_CODEC_H264:
+        rc = weir_h264_frame_info(payload, len, &fi);
+        break;
+    case WEIR_CODEC_VP9:
+        rc = weir_vp9_frame_info(payload, len, &fi);
+        break;
+    case WEIR_CODEC_AV1:
+        rc = weir_av1_frame_info(payload, len, &fi);
+        break;
+    case WEIR_CODEC_OPUS:
+        return;
+    }
+    if (rc == 0) {
+        p->is_keyframe = fi.is_keyframe;
+        p->frame_start = fi.frame_start;
+    }
 }
 
 static void on_packet(weir_pc *pc, const weir_peer_packet *in)
@@ -91,7 +116,7 @@ static void on_packet(weir_pc *pc, const weir_peer_packet *in)
     memcpy(p->data, in->data, in->len);
     const weir_peer_media *m = weir_peer_get_media(pc->peer, in->media_index);
     if (m && m->kind == WEIR_PEER_KIND_VIDEO)
-        describe_vp8(p);
+        describe_frame(p, pm->codec);
     weir_peer_stream_info si;
     if (weir_peer_find_stream(pc->peer, in->rtp.ssrc, &si) == 0 && si.has_sr) {
         p->has_sr = true;
@@ -126,7 +151,7 @@ static size_t desc_to_media(wpeer *wp, const weir_worker_publish *pub, weir_peer
         const weir_publish_media *m = &d->media[i];
         if (m->rejected || (m->kind != WEIR_SDP_AUDIO && m->kind != WEIR_SDP_VIDEO))
             continue;
-        wp->producers[n] = (producer_media){.handle = pub->track_handles[i]};
+        wp->producers[n] = (producer_media){.handle = pub->track_handles[i], .codec = m->codec};
         weir_peer_media *pm = &out[n++];
         memset(pm, 0, sizeof *pm);
         snprintf(pm->mid, sizeof pm->mid, "%s", m->mid);

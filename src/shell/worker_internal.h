@@ -94,6 +94,7 @@ typedef struct sub_track {
 /* Per-layer ingress bookkeeping of a published media (producer side). */
 typedef struct producer_media {
     uint32_t handle;
+    weir_codec codec;
     int64_t last_packet_us[WEIR_PEER_MAX_RIDS];
     bool video;
     weir_keyframe_requester keyframes; /* PLIs toward the publisher, per layer */

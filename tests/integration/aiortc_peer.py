@@ -86,9 +86,11 @@ async def wait_connected(pc, timeout=10):
         await asyncio.sleep(0.05)
 
 
-async def publish(client, audio=True, video=True):
-    """Publishes aiortc's synthetic tracks; returns the connected RTCPeerConnection."""
+async def publish(client, audio=True, video=True, video_codec=None):
+    """Publishes aiortc's synthetic tracks (video_codec: e.g. "video/H264" to
+    offer only that codec); returns the connected RTCPeerConnection."""
     from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.codecs import get_capabilities
     from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
     pc = RTCPeerConnection()
@@ -99,6 +101,10 @@ async def publish(client, audio=True, video=True):
     if video:
         pc.addTrack(VideoStreamTrack())
         tracks.append({"mid": str(len(tracks)), "source": "camera"})
+        if video_codec:
+            prefs = [c for c in get_capabilities("video").codecs
+                     if c.mimeType in (video_codec, "video/rtx")]
+            pc.getTransceivers()[-1].setCodecPreferences(prefs)
     await pc.setLocalDescription(await pc.createOffer())
     result = await client.call("publish", {"sdp": pc.localDescription.sdp, "tracks": tracks})
     candidates = await collect_candidates(client, "publisher")

@@ -121,3 +121,25 @@ async def test_forward_inner_publisher_renegotiates(weir):
     finally:
         await sub.close()
         await pub_pc.close()
+
+
+@pytest.mark.skipif(not IN_NETNS, reason="runs inside the network namespace only")
+async def test_forward_inner_h264(weir):
+    """A codec Weir forwards without rewriting its payload: H.264 from aiortc,
+    keyframes found from the NAL units, decoded by the subscriber."""
+    srv = weir(_config())
+    room = unique_room("h264")
+    pub_client = await connect(srv, name="publisher")
+    await pub_client.join(room, display="pub", role="teacher")
+    watcher = await connect(srv, name="watcher")
+    await watcher.join(room, display="watcher", role="student")
+    pub_pc = await publish(pub_client, audio=False, video_codec="video/H264")
+    sub = Subscriber(watcher)
+    try:
+        offer = await sub.answer_next_offer()
+        assert "H264/90000" in offer and "VP8" not in offer, offer
+        await sub.wait_frames("video", 60)
+        print(f"h264: frames {sub.frames} sizes {sub.sizes}")
+    finally:
+        await sub.close()
+        await pub_pc.close()
