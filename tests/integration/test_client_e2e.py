@@ -7,9 +7,11 @@ import os
 import subprocess
 import time
 
+import asyncio
+
 import pytest
 
-from conftest import unique_room
+from conftest import connect, unique_room
 
 CLIENT = os.environ.get("WEIR_CLIENT_BIN", "")
 ADMIN_KEY = "client-e2e-admin-key"
@@ -97,3 +99,22 @@ def test_loss_is_repaired_with_nack_and_rtx(weir):
           f"{video['freezes']} max_freeze_ms {video['max_freeze_ms']}; publisher asked for "
           f"{layer['nacked']} resent {layer['retransmits']}")
     srv.stop_and_check()
+
+
+async def test_active_speaker_follows_the_audio_level(weir):
+    """weir-client marks its tone as voice at -10 dBov (audio-level extension):
+    the room hears active_speaker naming it, and an empty list once it left."""
+    srv = weir({"media": {"ice_bind_addresses": "127.0.0.1"}})
+    room = unique_room("speaker")
+    watcher = await connect(srv, name="watcher")
+    await watcher.join(room, display="watcher", role="observer")
+    pub = _client(srv, room, "speaker", "--publish", "--no-video", duration=3)
+    joined = await watcher.next_notification("participant_joined")
+    speaker_id = joined["params"]["participant"]["id"]
+    n = await watcher.next_notification("active_speaker", timeout=10)
+    assert n["params"]["participants"] == [speaker_id], n
+    loop = asyncio.get_running_loop()
+    rc, report, err = await loop.run_in_executor(None, _report, pub)
+    assert rc == 0, report
+    n = await watcher.next_notification("active_speaker", timeout=10)
+    assert n["params"]["participants"] == [], n
