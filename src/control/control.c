@@ -247,7 +247,7 @@ static void track_connectivity(weir_participant *p, weir_publisher_state state)
         p->media->media_lost_since_us = 0;
 }
 
-static void on_pc_state(weir_participant *p, const weir_worker_event *ev)
+static void on_pc_state(weir_control *ctl, weir_participant *p, const weir_worker_event *ev)
 {
     const char *name = weir_publisher_state_name(ev->state);
     bool publisher = ev->type == WEIR_WORKER_EVENT_PUBLISHER_STATE;
@@ -257,10 +257,15 @@ static void on_pc_state(weir_participant *p, const weir_worker_event *ev)
             snprintf(p->pub_srtp, sizeof p->pub_srtp, "%.47s", ev->text);
     } else if (p->media) {
         p->media->sub_state = name;
-        if (ev->state == WEIR_PUBLISHER_CONNECTED)
+        if (ev->state == WEIR_PUBLISHER_CONNECTED) {
             snprintf(p->media->sub_srtp, sizeof p->media->sub_srtp, "%.47s", ev->text);
+            weir_media_subscriber_connected(p);
+        }
     }
     track_connectivity(p, ev->state);
+    bool lost = ev->state == WEIR_PUBLISHER_DISCONNECTED || ev->state == WEIR_PUBLISHER_FAILED;
+    if (!publisher && lost)
+        weir_media_subscriber_lost(ctl, p);
     if (p->session)
         weir_session_log(p->session, WEIR_LOG_INFO, "%s_state state=%s detail=%s",
                          publisher ? "publisher" : "subscriber", name, ev->text);
@@ -295,7 +300,7 @@ static void handle_worker_event(weir_control *ctl, const weir_worker_event *ev)
         break;
     case WEIR_WORKER_EVENT_PUBLISHER_STATE:
     case WEIR_WORKER_EVENT_SUBSCRIBER_STATE:
-        on_pc_state(p, ev);
+        on_pc_state(ctl, p, ev);
         break;
     case WEIR_WORKER_EVENT_SUBSCRIBER_STATS:
         if (ev->worker_index >= 0 && ev->worker_index < ctl->n_workers)

@@ -86,8 +86,12 @@ typedef struct weir_participant_media {
     char sub_pwd[32];
     uint64_t sub_session_id;
     uint64_t sub_version;
-    weir_sdp *sub_offer;                    /* the offer awaiting its answer */
-    bool renegotiate;                       /* the wanted set changed while an offer was out */
+    weir_sdp *sub_offer; /* the offer awaiting its answer */
+    bool renegotiate;    /* the wanted set changed while an offer was out */
+    bool sub_restart;    /* the next offer restarts ICE (the PC lost connectivity) */
+    bool offer_restarts; /* the offer in flight carries new ICE credentials */
+    bool restart_done;   /* a restart was offered since the PC was last connected */
+    int64_t last_restart_us;
     uint32_t toggled[WEIR_MEDIA_MAX_LINES]; /* auto-subscribe: unsubscribed; else: subscribed */
     size_t n_toggled;
     const char *sub_state; /* "new", "connected", ... (static) */
@@ -147,6 +151,15 @@ int weir_media_subscribe(weir_control *ctl, weir_participant *p, const json_t *t
 int weir_media_set_preferences(weir_control *ctl, weir_participant *p, const char *track_id,
                                int max_spatial, int max_temporal, int paused, char *err,
                                size_t errlen);
+/**
+ * The subscriber PC is disconnected or failed: re-offer with new ICE
+ * credentials (an ICE restart; the server is the offerer of this PC), now
+ * or right after the answer to the offer in flight. At most one restart per
+ * loss: the flag clears when the PC reports connected again.
+ */
+void weir_media_subscriber_lost(weir_control *ctl, weir_participant *p);
+/** The subscriber PC is connected (again). */
+void weir_media_subscriber_connected(weir_participant *p);
 /** A consumer's layer changed (worker event): notifies `layer_changed` to p. */
 void weir_media_on_layer_changed(weir_control *ctl, weir_participant *p, uint32_t handle,
                                  int spatial, int temporal);

@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "control/control.h"
 #include "control/media.h"
 #include "control/session.h"
 #include "proto/sdp.h"
 #include "weir/alloc.h"
 #include "weir/log.h"
+
+#define ICE_RESTART_MIN_INTERVAL_US 10000000
 
 static bool is_toggled(const weir_participant_media *pm, uint32_t handle)
 {
@@ -125,8 +128,15 @@ static void start_subscriber_pc(weir_control *ctl, weir_participant *p)
 static void send_offer(weir_control *ctl, weir_participant *p)
 {
     weir_participant_media *pm = p->media;
-    if (!pm->sub_started)
+    if (!pm->sub_started) {
         start_subscriber_pc(ctl, p);
+    } else if (pm->sub_restart) {
+        pm->sub_restart = false;
+        pm->offer_restarts = true;
+        weir_rand_id(&ctl->rand, pm->sub_ufrag, 8);
+        weir_rand_id(&ctl->rand, pm->sub_pwd, 24);
+        WEIR_LOG_INFO("subscriber_ice_restart participant=%s", p->id);
+    }
     weir_subscriber_track tracks[WEIR_MEDIA_MAX_LINES];
     for (size_t i = 0; i < pm->n_lines; i++)
         tracks[i] = pm->lines[i].offered;
@@ -246,6 +256,12 @@ static void apply_answer(weir_control *ctl, weir_participant *p,
     weir_participant_media *pm = p->media;
     weir_worker_sub_answer *a = WEIR_NEW(weir_worker_sub_answer);
     fill_transport(d, a);
+    if (pm->offer_restarts) {
+        a->ice_restart = true;
+        snprintf(a->local_ufrag, sizeof a->local_ufrag, "%s", pm->sub_ufrag);
+        snprintf(a->local_pwd, sizeof a->local_pwd, "%s", pm->sub_pwd);
+        pm->offer_restarts = false;
+    }
     for (size_t i = 0; i < pm->n_lines && i < d->n_media; i++) {
         weir_sub_line *l = &pm->lines[i];
         const weir_track *t = weir_media_track_by_handle(ctl, l->handle);
@@ -351,6 +367,30 @@ int weir_media_set_preferences(weir_control *ctl, weir_participant *p, const cha
                                       .paused = paused};
     weir_control_send_to_peer(ctl, p, WEIR_WORKER_CMD_PREFERENCES, tc);
     return 0;
+}
+
+void weir_media_subscriber_lost(weir_control *ctl, weir_participant *p)
+{
+    weir_participant_media *pm = p->media;
+    if (!pm || !pm->sub_started || pm->restart_done || !p->room)
+        return;
+    /* A peer that flaps (silent, back, silent) is not restarted again and again. */
+    int64_t now_us = weir_clock_now_us();
+    if (pm->last_restart_us && now_us - pm->last_restart_us < ICE_RESTART_MIN_INTERVAL_US)
+        return;
+    pm->last_restart_us = now_us;
+    pm->restart_done = true;
+    pm->sub_restart = true;
+    if (pm->sub_offer)
+        pm->renegotiate = true;
+    else
+        send_offer(ctl, p);
+}
+
+void weir_media_subscriber_connected(weir_participant *p)
+{
+    if (p->media)
+        p->media->restart_done = false;
 }
 
 void weir_media_on_layer_changed(weir_control *ctl, weir_participant *p, uint32_t handle,

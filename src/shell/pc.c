@@ -148,7 +148,10 @@ static void on_ice_state(void *user, weir_ice_state state)
     switch (state) {
     case WEIR_ICE_CONNECTED:
     case WEIR_ICE_READY:
-        if (pc->state == WEIR_PC_DISCONNECTED)
+        /* Back from silence, or from an ICE failure that a restart repaired:
+         * DTLS and SRTP never went away. */
+        if ((pc->state == WEIR_PC_DISCONNECTED || pc->state == WEIR_PC_FAILED) &&
+            weir_pc_connected(pc))
             set_state(pc, WEIR_PC_CONNECTED, "ice back");
         start_dtls_if_client(pc);
         break;

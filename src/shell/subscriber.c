@@ -294,6 +294,8 @@ void weir_subscriber_answer(wpeer *wp, const weir_worker_sub_answer *a)
         on_state(&wp->sub, WEIR_PC_FAILED, "answer unusable");
         return;
     }
+    if (a->ice_restart)
+        weir_pc_ice_restart(&wp->sub, a->local_ufrag, a->local_pwd, a->remote_ufrag, a->remote_pwd);
     wp->ext_mid = a->ext_mid;
     wp->ext_abs_send_time = a->ext_abs_send_time;
     wp->ext_twcc = a->ext_twcc;

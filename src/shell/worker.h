@@ -87,6 +87,9 @@ typedef struct weir_worker_sub_answer {
     char fingerprint[WEIR_NEGOTIATE_FP_MAX + 16];                  /* "sha-256 AB:CD:.." */
     weir_dtls_role dtls_role;                                      /* ours */
     uint8_t ext_mid, ext_abs_send_time, ext_twcc, ext_audio_level; /* 0: not kept */
+    bool ice_restart; /* the answered offer restarted ICE with these local credentials: */
+    char local_ufrag[WEIR_NEGOTIATE_ICE_MAX + 1];
+    char local_pwd[WEIR_NEGOTIATE_ICE_MAX + 1];
     char candidates[WEIR_WORKER_MAX_OFFER_CANDIDATES][WEIR_WORKER_CANDIDATE_MAX];
     size_t n_candidates;
     bool end_of_candidates;

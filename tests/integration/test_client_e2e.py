@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import asyncio
+import signal
 
 import pytest
 
@@ -118,3 +119,31 @@ async def test_active_speaker_follows_the_audio_level(weir):
     assert rc == 0, report
     n = await watcher.next_notification("active_speaker", timeout=10)
     assert n["params"]["participants"] == [], n
+
+
+def test_subscriber_ice_restart_after_silence(weir):
+    """A subscriber that goes silent (frozen with SIGSTOP longer than
+    ice_consent_timeout_s) gets a re-offer with new ICE credentials once it
+    is disconnected; when it wakes it answers, ICE restarts and the video
+    comes back, without the participant being dropped."""
+    srv = weir({"media": {"ice_bind_addresses": "127.0.0.1", "ice_consent_timeout_s": 1,
+                          "peer_timeout_s": 20},
+                "auth": {"admin_key": ADMIN_KEY}})
+    room = unique_room("restart")
+    sub = _client(srv, room, "sub", "--subscribe", "--duration", "12", "--expect-tracks", "2")
+    time.sleep(0.5)
+    pub = _client(srv, room, "pub", "--publish", duration=13)
+    time.sleep(4)
+    sub.send_signal(signal.SIGSTOP)
+    time.sleep(3)
+    sub.send_signal(signal.SIGCONT)
+    rc, report, err = _report(sub)
+    assert rc == 0, f"{json.dumps(report, indent=1)[-3000:]}\n{err[-2000:]}"
+    video = _track(report, "video")
+    assert report["subscriber_ice_restarts"] >= 1, report
+    # 12 s at 30 fps minus the ~3 s frozen: well over 150 frames means video came back.
+    assert video["frames_decoded"] >= 150 and video["content_errors"] == 0, (video, srv.stderr_text()[-6000:])
+    print(f"ice restart: restarts {report['subscriber_ice_restarts']} frames "
+          f"{video['frames_decoded']} max_gap_ms {video['max_gap_ms']}")
+    _report(pub)
+    srv.stop_and_check()

@@ -212,6 +212,9 @@ static json_t *build_report(app *a)
     json_object_set_new(r, "duration_s", json_real(ran));
     json_object_set_new(r, "published", a->pub ? wc_publisher_report(a->pub) : json_null());
     json_object_set_new(r, "subscribed", a->sub ? wc_subscriber_report(a->sub) : json_array());
+    if (a->sub)
+        json_object_set_new(r, "subscriber_ice_restarts",
+                            json_integer(wc_subscriber_ice_restarts(a->sub)));
     if (a->error[0])
         json_object_set_new(r, "error", json_string(a->error));
     if (a->interrupted)

@@ -31,6 +31,7 @@ struct wc_pc {
     bool gathering;
     bool remote_set;
     bool dtls_started;
+    char remote_ufrag[257]; /* a re-offer with another one is an ICE restart */
     wc_pc_stats stats;
     weir_rand rand;
     uint32_t loss_per_million;
@@ -137,11 +138,15 @@ static void on_ice_state(void *user, weir_ice_state state)
     wc_pc *pc = user;
     switch (state) {
     case WEIR_ICE_CHECKING:
-        set_state(pc, WC_PC_CONNECTING, "ICE checking");
+        /* An ICE restart re-checks while DTLS-SRTP carries on: stay connected. */
+        if (!pc->srtp)
+            set_state(pc, WC_PC_CONNECTING, "ICE checking");
         break;
     case WEIR_ICE_CONNECTED:
     case WEIR_ICE_READY:
-        if (!pc->dtls_started) {
+        if (pc->srtp) {
+            set_state(pc, WC_PC_CONNECTED, "ICE back");
+        } else if (!pc->dtls_started) {
             pc->dtls_started = true;
             set_state(pc, WC_PC_CONNECTING, "DTLS handshake");
             weir_dtls_start(pc->dtls, weir_clock_now_us());
@@ -270,6 +275,7 @@ int wc_pc_set_remote(wc_pc *pc, const wc_remote_transport *rt, char *err, size_t
             return -WEIR_EINVAL;
         }
         pc->remote_set = true;
+        snprintf(pc->remote_ufrag, sizeof pc->remote_ufrag, "%s", rt->ice_ufrag);
     }
     for (size_t i = 0; i < rt->n_candidates; i++)
         wc_pc_add_candidate(pc, rt->candidates[i]);
@@ -283,6 +289,19 @@ int wc_pc_set_remote(wc_pc *pc, const wc_remote_transport *rt, char *err, size_t
         }
     }
     return 0;
+}
+
+bool wc_pc_restart_if_needed(wc_pc *pc, const wc_remote_transport *rt)
+{
+    if (!pc->remote_set || strcmp(pc->remote_ufrag, rt->ice_ufrag) == 0)
+        return false;
+    /* RFC 8445 §9: new credentials on both sides; DTLS and SRTP carry on. */
+    if (weir_ice_agent_restart(pc->ice) < 0 ||
+        weir_ice_agent_set_remote_credentials(pc->ice, rt->ice_ufrag, rt->ice_pwd) < 0)
+        return false;
+    snprintf(pc->remote_ufrag, sizeof pc->remote_ufrag, "%s", rt->ice_ufrag);
+    pc->stats.ice_restarts++;
+    return true;
 }
 
 int wc_pc_add_candidate(wc_pc *pc, const char *candidate)

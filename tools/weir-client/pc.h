@@ -54,6 +54,7 @@ typedef struct wc_pc_stats {
     uint64_t send_errors;                            /* refused by ICE (no pair yet, socket full) */
     uint64_t srtp_errors;                            /* failed unprotect */
     uint64_t rtp_dropped_sent, rtp_dropped_received; /* simulated loss */
+    uint64_t ice_restarts;                           /* restarts the remote offerer started */
 } wc_pc_stats;
 
 /**
@@ -78,6 +79,12 @@ int wc_pc_set_remote(wc_pc *pc, const wc_remote_transport *rt, char *err, size_t
 
 /** A trickled remote candidate, or NULL for end-of-candidates. 0, 1 (ignored) or -WEIR_EINVAL. */
 int wc_pc_add_candidate(wc_pc *pc, const char *candidate);
+/**
+ * A re-offer whose ICE ufrag differs from the one in use is an ICE restart
+ * (the offerer started it): restarts the agent with fresh local credentials
+ * (read them after this) and the new remote ones. Returns true when it did.
+ */
+bool wc_pc_restart_if_needed(wc_pc *pc, const wc_remote_transport *rt);
 
 /**
  * Protects and sends one RTP / RTCP packet in place (buf needs

@@ -21,6 +21,7 @@
 #include "sdp_build.h"
 #include "video_sink.h"
 #include "vp8_depacketizer.h"
+#include "rtc/receive_stats.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
 
@@ -42,6 +43,9 @@ typedef struct rx_track {
     bool want_pli;
     int64_t last_pli_us;
     uint64_t plis_sent, nack_packets_sent, frames_undecodable;
+    /* receiver report (RFC 3550 §6.4.2) of the media SSRC: */
+    weir_receive_stats rr;
+    uint32_t rr_ssrc; /* the SSRC rr was initialised for; 0 = none yet */
     /* audio: */
     wc_audio_sink *audio;
     bool audio_started;
@@ -72,6 +76,7 @@ struct wc_subscriber {
     bool remote_set;
     bool failed;
     uint32_t our_ssrc; /* sender SSRC of our feedback */
+    int64_t last_rr_us;
     uint64_t unroutable;
 };
 
@@ -279,6 +284,13 @@ static void on_rtp(void *user, uint8_t *buf, size_t len)
         return;
     }
     int64_t now = weir_clock_now_us();
+    if (h.ssrc == t->ssrc) {
+        if (t->rr_ssrc != h.ssrc) {
+            weir_receive_stats_init(&t->rr, h.ssrc, t->audio ? 48000 : 90000);
+            t->rr_ssrc = h.ssrc;
+        }
+        weir_receive_stats_handle_packet(&t->rr, h.seq, h.timestamp, now, false);
+    }
     if (t->audio) {
         if (h.payload_type == t->m.pt)
             handle_audio(t, &h, buf);
@@ -288,10 +300,33 @@ static void on_rtp(void *user, uint8_t *buf, size_t len)
     drain_frames(t, now);
 }
 
+/* A receiver report every second, as browsers send: the server's loss and
+ * RTT figures come from it, and it is the inbound traffic that tells the
+ * server this connection is alive. */
+static void send_receiver_report(wc_subscriber *s, int64_t now)
+{
+    weir_rtcp_report_block blocks[31];
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_tracks && n < 31; i++) {
+        rx_track *t = s->tracks[i];
+        if (t->active && t->rr_ssrc && weir_receive_stats_write_block(&t->rr, now, &blocks[n]) == 0)
+            n++;
+    }
+    uint8_t buf[8 + 31 * 24 + WEIR_SRTP_MAX_RTCP_OVERHEAD];
+    int len =
+        weir_rtcp_rr_write(buf, sizeof buf - WEIR_SRTP_MAX_RTCP_OVERHEAD, s->our_ssrc, blocks, n);
+    if (len > 0)
+        wc_pc_send_rtcp(s->pc, buf, (size_t)len, sizeof buf);
+}
+
 static gboolean on_tick(gpointer data)
 {
     wc_subscriber *s = data;
     int64_t now = weir_clock_now_us();
+    if (s->pc && now - s->last_rr_us >= 1000000) {
+        s->last_rr_us = now;
+        send_receiver_report(s, now);
+    }
     for (size_t i = 0; i < s->n_tracks; i++) {
         rx_track *t = s->tracks[i];
         if (!t->depack || !t->active)
@@ -394,6 +429,7 @@ void wc_subscriber_handle_offer(wc_subscriber *s, json_t *params)
         return;
     }
     weir_sdp_free(sdp);
+    wc_pc_restart_if_needed(s->pc, &d->transport);
     wc_answer_params ap = {.ice_ufrag = wc_pc_local_ufrag(s->pc),
                            .ice_pwd = wc_pc_local_pwd(s->pc),
                            .fingerprint = s->fingerprint,
@@ -515,6 +551,15 @@ static json_t *audio_report(const rx_track *t)
                      (json_int_t)t->audio_packets, "packets_lost", (json_int_t)t->audio_lost,
                      "decode_errors", (json_int_t)wc_audio_sink_errors(t->audio), "tone_hz",
                      wc_audio_sink_frequency_hz(t->audio));
+}
+
+unsigned wc_subscriber_ice_restarts(const wc_subscriber *s)
+{
+    if (!s->pc)
+        return 0;
+    wc_pc_stats st;
+    wc_pc_get_stats(s->pc, &st);
+    return (unsigned)st.ice_restarts;
 }
 
 json_t *wc_subscriber_report(const wc_subscriber *s)

@@ -50,6 +50,8 @@ void wc_subscriber_handle_trickle(wc_subscriber *s, json_t *candidate);
 void wc_subscriber_note_track(wc_subscriber *s, json_t *track);
 
 /** The "subscribed" part of the report: an array (new reference). */
+/** ICE restarts the server started on the subscriber PC (re-offers with new credentials). */
+unsigned wc_subscriber_ice_restarts(const wc_subscriber *s);
 json_t *wc_subscriber_report(const wc_subscriber *s);
 
 #endif
