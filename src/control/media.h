@@ -55,6 +55,7 @@ typedef struct weir_track {
     /* state: */
     bool announced; /* track_published was sent */
     bool muted;
+    bool muted_by_moderator; /* a teacher muted it: its publisher may not unmute it */
     uint16_t consumers_on[WEIR_MESH_MAX_WORKERS]; /* subscribers per worker (routes) */
     uint8_t level;                                /* last audio level, -dBov */
     bool voice;

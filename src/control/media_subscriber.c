@@ -399,6 +399,9 @@ void weir_media_on_layer_changed(weir_control *ctl, weir_participant *p, uint32_
     weir_track *t = weir_media_track_by_handle(ctl, handle);
     if (!t || !p->session)
         return;
+    /* The selector's "every temporal layer" is 3; PROTOCOL.md's range is 0..2. */
+    if (temporal > 2)
+        temporal = 2;
     weir_session_notify(
         p->session, "layer_changed",
         json_pack("{s:s, s:i, s:i}", "track", t->id, "spatial", spatial, "temporal", temporal));

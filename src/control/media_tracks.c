@@ -150,7 +150,8 @@ void weir_media_publish(weir_control *ctl, weir_participant *p, const weir_publi
         }
         claimed[i] = true;
         pub->track_handles[i] = t->handle;
-        t->source = m->source;
+        if (m->source_explicit) /* else the renegotiating offer did not say: keep it */
+            t->source = m->source;
         pm->tracks[kept++] = t;
     }
     pm->n_tracks = kept;

@@ -192,6 +192,7 @@ static void handle_moderate(weir_control *ctl, const call *c)
             return;
         }
         weir_media_set_muted(ctl, t, true);
+        t->muted_by_moderator = true;
         if (target->session)
             weir_session_notify(
                 target->session, "moderated",
@@ -206,6 +207,13 @@ static void handle_moderate(weir_control *ctl, const call *c)
     }
     bool allow = strcmp(action, "allow_publish") == 0;
     target->may_publish = allow;
+    /* Denying stops what the target already publishes; allowing lets it unmute again. */
+    for (size_t k = 0; target->media && k < target->media->n_tracks; k++) {
+        weir_track *t = target->media->tracks[k];
+        if (!allow)
+            weir_media_set_muted(ctl, t, true);
+        t->muted_by_moderator = !allow;
+    }
     if (target->session)
         weir_session_notify(target->session, "moderated",
                             json_pack("{s:s, s:s}", "action", action, "by", self->id));
@@ -440,7 +448,14 @@ static void handle_mute(weir_control *ctl, const call *c)
         fail(c, E_NOT_FOUND, "mute: no such track of yours");
         return;
     }
-    weir_media_set_muted(ctl, t, json_is_true(json_object_get(c->params, "muted")));
+    bool muted = json_is_true(json_object_get(c->params, "muted"));
+    if (!muted && t->muted_by_moderator && p->role != WEIR_ROLE_TEACHER) {
+        fail(c, E_FORBIDDEN, "mute: a teacher muted this track; ask them to allow you to publish");
+        return;
+    }
+    weir_media_set_muted(ctl, t, muted);
+    if (!muted)
+        t->muted_by_moderator = false;
     reply(c, json_object());
 }
 

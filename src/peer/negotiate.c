@@ -530,7 +530,9 @@ int weir_negotiate_apply_sources(weir_publish_desc *desc, const char *const *mid
         if (rc < 0)
             return rc;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         desc->media[idx[i]].source = src[i];
+        desc->media[idx[i]].source_explicit = true;
+    }
     return 0;
 }

@@ -159,7 +159,11 @@ typedef struct weir_publish_media {
     bool rejected; /* answered with port 0 */
     char reject_reason[WEIR_NEGOTIATE_REASON_MAX];
     bool receiving; /* the offer sends (sendonly/sendrecv): the answer says recvonly */
+    /* From the `tracks` param, else from a=msid: a stream or track id that
+     * contains "screen" (any case) is a screen share; else camera (video) or
+     * microphone (audio). source_explicit: the param or the msid said so. */
     weir_track_source source;
+    bool source_explicit;
 
     /* RTP (audio/video), valid when !rejected: */
     weir_codec codec;

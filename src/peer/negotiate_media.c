@@ -417,6 +417,10 @@ int weir_negotiate_plan_media(const weir_sdp_media *m, const weir_local_params *
     int rc = plan_msid(m, pm, err, errlen);
     if (rc < 0)
         return rc;
+    if (strcasestr(pm->stream_id, "screen") || strcasestr(pm->track_id, "screen")) {
+        pm->source = WEIR_SOURCE_SCREEN;
+        pm->source_explicit = true;
+    }
     if (!choose_codec(m, lp, pm)) {
         char offered[64];
         list_offered(m, offered, sizeof offered);

@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "proto/rtcp.h"
+#include "rtc/simulcast_selector.h"
 #include "shell/worker_internal.h"
 #include "weir/alloc.h"
 #include "weir/log.h"
@@ -274,6 +275,8 @@ static void sync_tracks(wpeer *wp, const weir_worker_sub_answer *a)
             continue;
         drop_track(wp, st);
         st->cfg = *t;
+        st->max_spatial = WEIR_SIMULCAST_MAX_SPATIAL - 1;
+        st->max_temporal = WEIR_SIMULCAST_MAX_TEMPORAL - 1;
         if (!t->handle)
             continue;
         st->consumer = new_consumer(wp, t);
@@ -314,9 +317,12 @@ void weir_subscriber_preferences(wpeer *wp, const weir_worker_track_control *tc)
         sub_track *st = wp->subs[i];
         if (!st->consumer || st->cfg.handle != tc->handle)
             continue;
+        if (tc->max_spatial >= 0)
+            st->max_spatial = tc->max_spatial;
+        if (tc->max_temporal >= 0)
+            st->max_temporal = tc->max_temporal;
         if (tc->max_spatial >= 0 || tc->max_temporal >= 0)
-            weir_consumer_set_preferences(st->consumer, tc->max_spatial >= 0 ? tc->max_spatial : 2,
-                                          tc->max_temporal >= 0 ? tc->max_temporal : 3);
+            weir_consumer_set_preferences(st->consumer, st->max_spatial, st->max_temporal);
         if (tc->paused >= 0)
             weir_consumer_set_paused(st->consumer, tc->paused != 0);
         consumer_events(st);

@@ -89,6 +89,8 @@ typedef struct sub_track {
     wpeer *owner;
     weir_worker_sub_track cfg;
     weir_consumer *consumer;
+    int max_spatial; /* the subscriber's preferences, each kept until it changes it */
+    int max_temporal;
 } sub_track;
 
 /* Per-layer ingress bookkeeping of a published media (producer side). */

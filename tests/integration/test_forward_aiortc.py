@@ -143,3 +143,82 @@ async def test_forward_inner_h264(weir):
     finally:
         await sub.close()
         await pub_pc.close()
+
+
+async def _stalls(sub, kind, seconds=1.0, slack=3):
+    """True when fewer than `slack` frames of kind arrive within `seconds`."""
+    before = sub.frames.get(kind, 0)
+    await asyncio.sleep(seconds)
+    return sub.frames.get(kind, 0) - before < slack
+
+
+@pytest.mark.skipif(not IN_NETNS, reason="runs inside the network namespace only")
+async def test_forward_inner_mute_moderate_subscribe_pause(weir):
+    """The control methods act on the media: mute stops forwarding, a teacher's
+    mute cannot be undone by the student until publishing is allowed again,
+    unsubscribe/subscribe re-offer, and pausing reports layer -1."""
+    srv = weir(_config())
+    room = unique_room("ctl")
+    student = await connect(srv, name="student")
+    await student.join(room, display="student", role="student")
+    teacher = await connect(srv, name="teacher")
+    await teacher.join(room, display="teacher", role="teacher")
+    pub_pc = await publish(student)
+    sub = Subscriber(teacher)
+    try:
+        tracks = {}
+        for _ in range(2):
+            t = (await teacher.next_notification("track_published"))["params"]["track"]
+            tracks[t["kind"]] = t["id"]
+        await sub.answer_next_offer()
+        await sub.wait_frames("video", 30)
+        video = tracks["video"]
+
+        # The publisher mutes its video: everyone hears track_muted, frames stop, then resume.
+        assert await student.call("mute", {"track": video, "muted": True}) == {}
+        n = await teacher.next_notification("track_muted")
+        assert n["params"] == {"track": video, "muted": True}, n
+        await asyncio.sleep(0.3)
+        assert await _stalls(sub, "video"), sub.frames
+        assert await student.call("mute", {"track": video, "muted": False}) == {}
+        await sub.wait_frames("video", sub.frames["video"] + 20)
+
+        # A teacher's mute holds until publishing is allowed again.
+        assert await teacher.call("moderate", {"action": "mute", "participant": student.id,
+                                               "track": video}) == {}
+        n = await student.next_notification("moderated")
+        assert n["params"]["action"] == "mute" and n["params"]["track"] == video, n
+        err = await student.error("mute", {"track": video, "muted": False})
+        assert err["code"] == 403, err
+        assert await teacher.call("moderate", {"action": "allow_publish",
+                                               "participant": student.id}) == {}
+        assert await student.call("mute", {"track": video, "muted": False}) == {}
+        await sub.wait_frames("video", sub.frames["video"] + 20)
+
+        # Pausing: layer_changed -1, no frames; resuming: a layer again.
+        first = await teacher.next_notification("layer_changed")  # forwarding started
+        assert first["params"]["spatial"] == 0 and first["params"]["temporal"] <= 2, first
+        assert await teacher.call("set_preferences", {"track": video, "paused": True}) == {}
+        n = await teacher.next_notification("layer_changed")
+        assert n["params"]["track"] == video and n["params"]["spatial"] == -1, n
+        await asyncio.sleep(0.3)
+        assert await _stalls(sub, "video"), sub.frames
+        assert await teacher.call("set_preferences", {"track": video, "paused": False}) == {}
+        n = await teacher.next_notification("layer_changed")
+        assert n["params"]["spatial"] == 0 and 0 <= n["params"]["temporal"] <= 2, n
+        await sub.wait_frames("video", sub.frames["video"] + 20)
+
+        # Unsubscribe: a new offer without the video; subscribe: a new m-line carries it again.
+        assert await teacher.call("unsubscribe", {"tracks": [video]}) == {}
+        offer = await sub.answer_next_offer(first=False)
+        assert offer.count("m=") == 2 and video not in offer.split("m=video")[1], offer
+        err = await teacher.error("subscribe", {"tracks": ["no-such-track"]})
+        assert err["code"] == 404, err
+        assert await teacher.call("subscribe", {"tracks": [video]}) == {}
+        offer = await sub.answer_next_offer(first=False)
+        assert offer.count("m=") == 3, offer
+        await sub.wait_frames("video", sub.frames["video"] + 30)
+        print(f"control: frames {sub.frames}")
+    finally:
+        await sub.close()
+        await pub_pc.close()

@@ -878,3 +878,27 @@ Test(negotiate, source_rows)
     }
     result_free(&r);
 }
+
+/* PROTOCOL.md: the source may come from a=msid; an id naming "screen" marks a screen share. */
+Test(negotiate, source_from_msid_screen)
+{
+    weir_local_params lp;
+    local_params(&lp);
+    char *text =
+        replace_all(read_data(PUBLISH), "7134fec4-029d-41d5-8f98-c6122116210e", "ScreenShare-1");
+    result r;
+    negotiate_text(text, &lp, &r);
+    weir_free(text);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    const weir_publish_media *au = find_pm(&r.desc, "0"), *vi = find_pm(&r.desc, "1");
+    cr_expect_eq(vi->source, WEIR_SOURCE_SCREEN);
+    cr_expect(vi->source_explicit);
+    cr_expect_eq(au->source, WEIR_SOURCE_SCREEN); /* the same stream: the share's audio */
+    result_free(&r);
+
+    negotiate_file(PUBLISH, &lp, &r);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    cr_expect_eq(find_pm(&r.desc, "1")->source, WEIR_SOURCE_CAMERA);
+    cr_expect(!find_pm(&r.desc, "1")->source_explicit);
+    result_free(&r);
+}

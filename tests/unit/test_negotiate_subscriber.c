@@ -572,3 +572,323 @@ Test(subscriber_offer, limits_and_local_params)
     cr_expect_eq(o->media[0]->n_rtcp_fbs, 0);
     weir_sdp_free(o);
 }
+
+/* ---- real answers ---- */
+
+typedef struct answer_result {
+    int rc;
+    char err[256];
+    weir_subscriber_answer_desc desc;
+} answer_result;
+
+/* Our offer for the scenario (from the builder, equal to the data file)
+ * against an answer text. */
+static void check_answer_text(const char *scenario_name, const char *answer_text, answer_result *r)
+{
+    weir_sdp *offer = NULL;
+    char *offer_txt = offer_text(find_scenario(scenario_name), &offer);
+    weir_sdp *answer = parse_text(answer_text);
+    memset(r, 0, sizeof *r);
+    memset(&r->desc, 0x5a, sizeof r->desc);
+    r->rc = weir_negotiate_subscriber_answer(offer, answer, &r->desc, r->err, sizeof r->err);
+    if (r->rc < 0) {
+        const unsigned char *p = (const unsigned char *)&r->desc;
+        for (size_t i = 0; i < sizeof r->desc; i++)
+            cr_assert_eq(p[i], 0x5a, "%s: desc touched on error", scenario_name);
+    }
+    weir_sdp_free(answer);
+    weir_sdp_free(offer);
+    weir_free(offer_txt);
+}
+
+static void check_answer_file(const char *peer, const char *name, answer_result *r)
+{
+    char file[128];
+    snprintf(file, sizeof file, "%s-answer-%s.sdp", peer, name);
+    char *text = read_data(file);
+    check_answer_text(name, text, r);
+    weir_free(text);
+}
+
+static void list_mids(const weir_subscriber_answer_desc *d, bool accepted, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < d->n_media; i++)
+        if (accepted ? d->media[i].accepted : d->media[i].bundled)
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? " " : "",
+                     d->media[i].mid);
+}
+
+#define CHROMIUM "chromium-156"
+#define AIORTC "aiortc-1.4"
+#define VIDEO_FB_CHROMIUM WEIR_NEGOTIATE_FB_ALL
+#define VIDEO_FB_AIORTC (WEIR_NEGOTIATE_FB_NACK | WEIR_NEGOTIATE_FB_PLI | WEIR_NEGOTIATE_FB_REMB)
+
+static const struct real_row {
+    const char *peer, *name;
+    const char *accepted, *bundled; /* mids */
+    unsigned video_fb;              /* on every bundled video line */
+    unsigned audio_fb;
+    bool red;                            /* kept on bundled audio lines */
+    weir_subscriber_extids audio, video; /* kept on the first bundled line of each kind */
+} real_rows[] = {
+#define C_EXT_A                                                                                    \
+    {                                                                                              \
+        1, 2, 3, 4                                                                                 \
+    }
+#define C_EXT_V                                                                                    \
+    {                                                                                              \
+        1, 2, 3, 0                                                                                 \
+    }
+#define A_EXT_A                                                                                    \
+    {                                                                                              \
+        1, 0, 0, 4                                                                                 \
+    }
+#define A_EXT_V                                                                                    \
+    {                                                                                              \
+        1, 2, 0, 0                                                                                 \
+    }
+    {CHROMIUM, "audio-video", "0 1", "0 1", VIDEO_FB_CHROMIUM, WEIR_NEGOTIATE_FB_TWCC, true,
+     C_EXT_A, C_EXT_V},
+    {CHROMIUM, "removed-video", "0 1", "0 1", VIDEO_FB_CHROMIUM, WEIR_NEGOTIATE_FB_TWCC, true,
+     C_EXT_A, C_EXT_V},
+    {CHROMIUM, "three-publishers", "0 1 2 3 4 5", "0 1 2 3 4 5", VIDEO_FB_CHROMIUM,
+     WEIR_NEGOTIATE_FB_TWCC, true, C_EXT_A, C_EXT_V},
+    {CHROMIUM, "codecs", "0 1 2 3", "0 1 2 3", VIDEO_FB_CHROMIUM, WEIR_NEGOTIATE_FB_TWCC, true,
+     C_EXT_A, C_EXT_V},
+    {CHROMIUM, "audio-h264", "0 1", "0 1", VIDEO_FB_CHROMIUM, WEIR_NEGOTIATE_FB_TWCC, true, C_EXT_A,
+     C_EXT_V},
+    {CHROMIUM, "reneg-1", "0 1", "0 1", VIDEO_FB_CHROMIUM, WEIR_NEGOTIATE_FB_TWCC, true, C_EXT_A,
+     C_EXT_V},
+    {CHROMIUM, "reneg-2", "0 1 2 3", "0 1 2 3", VIDEO_FB_CHROMIUM, WEIR_NEGOTIATE_FB_TWCC, true,
+     C_EXT_A, C_EXT_V},
+    {CHROMIUM, "reneg-3", "0 2 3", "0 2 3", VIDEO_FB_CHROMIUM, WEIR_NEGOTIATE_FB_TWCC, true,
+     C_EXT_A, C_EXT_V},
+    /* Everything removed: the tag line stays, inactive, with the transport. */
+    {CHROMIUM, "reneg-4", "", "0", 0, 0, false, C_EXT_A, {0, 0, 0, 0}},
+    {CHROMIUM, "reneg-5", "4 5", "0 4 5", VIDEO_FB_CHROMIUM, WEIR_NEGOTIATE_FB_TWCC, true, C_EXT_A,
+     C_EXT_V},
+    /* aiortc: no RED, no transport-cc, no rtcp-rsize; abs-send-time on video only. */
+    {AIORTC, "audio-video", "0 1", "0 1", VIDEO_FB_AIORTC, 0, false, A_EXT_A, A_EXT_V},
+    {AIORTC, "removed-video", "0 1", "0 1", VIDEO_FB_AIORTC, 0, false, A_EXT_A, A_EXT_V},
+    {AIORTC, "three-publishers", "0 1 2 3 4 5", "0 1 2 3 4 5", VIDEO_FB_AIORTC, 0, false, A_EXT_A,
+     A_EXT_V},
+    {AIORTC, "audio-h264", "0 1", "0 1", VIDEO_FB_AIORTC, 0, false, A_EXT_A, A_EXT_V},
+    {AIORTC, "reneg-1", "0 1", "0 1", VIDEO_FB_AIORTC, 0, false, A_EXT_A, A_EXT_V},
+    {AIORTC, "reneg-2", "0 1 2 3", "0 1 2 3", VIDEO_FB_AIORTC, 0, false, A_EXT_A, A_EXT_V},
+    {AIORTC, "reneg-3", "0 2 3", "0 2 3", VIDEO_FB_AIORTC, 0, false, A_EXT_A, A_EXT_V},
+    {AIORTC, "reneg-4", "", "0", 0, 0, false, A_EXT_A, {0, 0, 0, 0}},
+    {AIORTC, "reneg-5", "4 5", "0 4 5", VIDEO_FB_AIORTC, 0, false, A_EXT_A, A_EXT_V},
+};
+
+static void expect_real_media(const struct real_row *row, const weir_subscriber_answer_desc *d)
+{
+    bool seen_audio = false, seen_video = false;
+    for (size_t i = 0; i < d->n_media; i++) {
+        const weir_subscriber_answer_media *sm = &d->media[i];
+        if (!sm->bundled)
+            continue;
+        bool audio = sm->kind == WEIR_SDP_AUDIO;
+        if (sm->accepted) {
+            cr_expect_eq(sm->rtcp_fb, audio ? row->audio_fb : row->video_fb, "%s %s mid=%s",
+                         row->peer, row->name, sm->mid);
+            cr_expect_eq(sm->rtx, !audio, "%s %s mid=%s", row->peer, row->name, sm->mid);
+            cr_expect_eq(sm->red, audio && row->red, "%s %s mid=%s", row->peer, row->name, sm->mid);
+        }
+        const weir_subscriber_extids *want = audio ? &row->audio : &row->video;
+        if (!(audio ? seen_audio : seen_video))
+            cr_expect(!memcmp(&sm->ext, want, sizeof *want), "%s %s mid=%s: ext %u %u %u %u",
+                      row->peer, row->name, sm->mid, sm->ext.mid, sm->ext.abs_send_time,
+                      sm->ext.twcc, sm->ext.audio_level);
+        seen_audio = seen_audio || audio;
+        seen_video = seen_video || !audio;
+    }
+}
+
+Test(subscriber_answer, real_answers)
+{
+    for (size_t r = 0; r < sizeof real_rows / sizeof *real_rows; r++) {
+        const struct real_row *row = &real_rows[r];
+        answer_result res;
+        check_answer_file(row->peer, row->name, &res);
+        cr_assert_eq(res.rc, 0, "%s %s: %s", row->peer, row->name, res.err);
+        const weir_subscriber_answer_desc *d = &res.desc;
+        char mids[128];
+        cr_expect_eq(d->n_media, find_scenario(row->name)->n);
+        list_mids(d, true, mids, sizeof mids);
+        cr_expect_str_eq(mids, row->accepted, "%s %s accepted", row->peer, row->name);
+        list_mids(d, false, mids, sizeof mids);
+        cr_expect_str_eq(mids, row->bundled, "%s %s bundled", row->peer, row->name);
+        /* Both answer a=setup:active: Weir is the DTLS server. */
+        cr_expect_eq(d->remote_setup, WEIR_SDP_SETUP_ACTIVE, "%s %s", row->peer, row->name);
+        cr_expect_eq(d->dtls_role, WEIR_DTLS_ROLE_SERVER);
+        cr_expect_str_eq(d->bundle_mid, "0");
+        cr_expect_str_eq(d->fingerprint_hash, "sha-256");
+        cr_expect_eq(strlen(d->fingerprint), 95);
+        cr_expect_geq(strlen(d->ice_ufrag), 4);
+        cr_expect_geq(strlen(d->ice_pwd), 22);
+        cr_expect_gt(d->n_candidates, 0, "%s %s: candidates", row->peer, row->name);
+        for (size_t i = 0; i < d->n_candidates; i++)
+            cr_expect(!strncmp(d->candidates[i], "candidate:", 10));
+        expect_real_media(row, d);
+    }
+}
+
+/* What the desc says in detail for Chromium's plainest answer. */
+Test(subscriber_answer, chromium_desc)
+{
+    answer_result r;
+    check_answer_file(CHROMIUM, "audio-video", &r);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    const weir_subscriber_answer_desc *d = &r.desc;
+    cr_expect(d->ice_trickle);
+    weir_subscriber_extids all = {1, 2, 3, 4};
+    cr_expect(!memcmp(&d->ext, &all, sizeof all));
+    cr_expect_eq(d->media[0].kind, WEIR_SDP_AUDIO);
+    cr_expect_eq(d->media[1].kind, WEIR_SDP_VIDEO);
+    /* Chromium gathers mDNS host candidates; the answer was taken after gathering. */
+    cr_expect(!d->end_of_candidates);
+    cr_expect_not_null(strstr(d->candidates[0], " typ host"));
+}
+
+/* ---- answers refused: Chromium's, edited ---- */
+
+static char *replace_all(char *text, const char *from, const char *to)
+{
+    size_t fl = strlen(from), tl = strlen(to), cap = strlen(text) + 1, len = 0;
+    for (const char *p = text; (p = strstr(p, from)); p += fl)
+        cap += tl;
+    char *out = weir_malloc(cap);
+    const char *p = text;
+    for (const char *hit; (hit = strstr(p, from)); p = hit + fl) {
+        memcpy(out + len, p, (size_t)(hit - p));
+        len += (size_t)(hit - p);
+        memcpy(out + len, to, tl);
+        len += tl;
+    }
+    strcpy(out + len, p);
+    weir_free(text);
+    return out;
+}
+
+/* Every line starting with prefix removed. */
+static char *drop_lines(char *text, const char *prefix)
+{
+    char *out = weir_malloc(strlen(text) + 1);
+    size_t len = 0;
+    for (char *line = text; *line;) {
+        char *eol = strstr(line, "\r\n");
+        char *next = eol ? eol + 2 : line + strlen(line);
+        if (strncmp(line, prefix, strlen(prefix))) {
+            memcpy(out + len, line, (size_t)(next - line));
+            len += (size_t)(next - line);
+        }
+        line = next;
+    }
+    out[len] = '\0';
+    weir_free(text);
+    return out;
+}
+
+static const struct refuse_answer_row {
+    const char *scenario;
+    const char *from[3], *to[3]; /* replacements; to NULL: drop lines starting with from */
+    const char *reason;
+} refuse_answer_rows[] = {
+    {"audio-video", {"a=mid:1"}, {"a=mid:x"}, "answer m-line 1 has mid x, offer has 1"},
+    {"audio-video", {"a=mid:1"}, {NULL}, "answer m-line 1 has mid (none), offer has 1"},
+    {"three-publishers",
+     {"m=video"},
+     {"m=audio"},
+     "answer m-line 1 (mid=1) is audio, offer has video"},
+    {"audio-video", {"a=group:BUNDLE"}, {NULL}, "answer has no BUNDLE group"},
+    {"audio-video", {"BUNDLE 0 1"}, {"BUNDLE 0"}, "answer BUNDLE group lacks mid 1"},
+    {"audio-video", {"BUNDLE 0 1"}, {"BUNDLE 0 1 7"}, "answer BUNDLE group names unknown mid 7"},
+    {"audio-video", {"a=rtcp-mux"}, {NULL}, "answer m-line 0 (mid=0) has no rtcp-mux"},
+    {"audio-video", {"a=fingerprint"}, {NULL}, "answer m-line 0 (mid=0) has no DTLS fingerprint"},
+    {"audio-video",
+     {"a=fingerprint:sha-256"},
+     {"a=fingerprint:sha-1"},
+     "no usable sha-256/384/512"},
+    {"audio-video", {"a=ice-pwd"}, {NULL}, "answer m-line 0 (mid=0) has no ICE credentials"},
+    {"audio-video", {"a=setup:active"}, {"a=setup:actpass"}, "has a=setup:actpass, want active"},
+    {"audio-video", {"a=setup:active"}, {"a=setup:holdconn"}, "has a=setup:holdconn"},
+    {"audio-video", {"a=setup:"}, {NULL}, "has a=setup:(none), want active or passive"},
+    {"audio-video",
+     {"a=extmap:3 http"},
+     {"a=extmap:5 http"},
+     "answer m-line 0 (mid=0) maps http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-"
+     "extensions-01 to id 5, offer has 3"},
+    {"audio-video",
+     {"a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"},
+     {"a=extmap:3 urn:ietf:params:rtp-hdrext:toffset"},
+     "maps extension id 3 to urn:ietf:params:rtp-hdrext:toffset, offer has"},
+    {"audio-video",
+     {"UDP/TLS/RTP/SAVPF 96 97"},
+     {"UDP/TLS/RTP/SAVPF 97"},
+     "answer m-line 1 (mid=1) does not accept payload type 96"},
+    {"audio-video",
+     {"m=video 9"},
+     {"m=video 0"},
+     "answer BUNDLE group names mid 1, which the answer rejects"},
+    {"reneg-4", {"m=audio 9"}, {"m=audio 0"}, "answer rejects every m-line"},
+    {"reneg-1",
+     {"m=video 9"},
+     {"m=video 0 UDP/TLS/RTP/SAVPF 96\r\nm=video 9"},
+     "answer has 3 m-lines, offer has 2"},
+};
+
+Test(subscriber_answer, refuse_rows)
+{
+    for (size_t r = 0; r < sizeof refuse_answer_rows / sizeof *refuse_answer_rows; r++) {
+        const struct refuse_answer_row *row = &refuse_answer_rows[r];
+        char file[128];
+        snprintf(file, sizeof file, CHROMIUM "-answer-%s.sdp", row->scenario);
+        char *text = read_data(file);
+        for (size_t i = 0; i < 3 && row->from[i]; i++)
+            text = row->to[i] ? replace_all(text, row->from[i], row->to[i])
+                              : drop_lines(text, row->from[i]);
+        weir_sdp *probe = NULL;
+        if (weir_sdp_parse(text, strlen(text), &probe, NULL, 0) != 0) {
+            cr_expect_fail("row %zu: edited answer does not parse", r);
+            weir_free(text);
+            continue;
+        }
+        weir_sdp_free(probe);
+        answer_result res;
+        check_answer_text(row->scenario, text, &res);
+        cr_expect_eq(res.rc, -WEIR_EINVAL, "row %zu (%s): accepted", r, row->reason);
+        cr_expect_not_null(strstr(res.err, row->reason), "row %zu: \"%s\" lacks \"%s\"", r, res.err,
+                           row->reason);
+        weir_free(text);
+    }
+}
+
+/* Accepted leniencies: a sendrecv answer, a passive one, dropped extras. */
+Test(subscriber_answer, accept_rows)
+{
+    static const struct {
+        const char *from, *to;
+    } rows[] = {
+        {"a=recvonly", "a=sendrecv"},
+        {"a=setup:active", "a=setup:passive"},
+        {"a=rtcp-fb:96 nack pli", "a=rtcp-fb:96 foo"},
+        {"a=extmap:2 http", "a=extmap:12 http://example.com/"},
+    };
+    for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {
+        char *text =
+            replace_all(read_data(CHROMIUM "-answer-audio-video.sdp"), rows[r].from, rows[r].to);
+        answer_result res;
+        check_answer_text("audio-video", text, &res);
+        cr_expect_eq(res.rc, 0, "row %zu: %s", r, res.err);
+        if (r == 0)
+            cr_expect(res.desc.media[0].accepted && res.desc.media[1].accepted);
+        if (r == 1)
+            cr_expect_eq(res.desc.dtls_role, WEIR_DTLS_ROLE_CLIENT);
+        if (r == 2)
+            cr_expect_eq(res.desc.media[1].rtcp_fb, WEIR_NEGOTIATE_FB_ALL & ~WEIR_NEGOTIATE_FB_PLI);
+        if (r == 3)
+            cr_expect_eq(res.desc.media[1].ext.abs_send_time, 0);
+        weir_free(text);
+    }
+}
