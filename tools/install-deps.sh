@@ -39,7 +39,8 @@ TEST_PACKAGES=(
     curl
     openssl # test certificates for the TLS test
     python3-aiortc # end-to-end publish test (WebRTC client)
-    iproute2 # ip: the publish test's private network namespace
+    iproute2 # ip: the end-to-end tests' private network namespaces
+    chromium # tests/integration/test_browser.py (headless, driven by npm's playwright-core)
 )
 
 die() {

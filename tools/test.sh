@@ -114,6 +114,22 @@ stage_deps() {
     else
         record deps fail none "" "installing packages failed"
     fi
+    browser_deps
+}
+
+# playwright-core for the Chromium tests, pinned by tests/browser/package-lock.json.
+# It needs Node.js >= 20 (the machine's own; Debian 12's nodejs is 18): without
+# it the browser tests skip and say why, the rest of the suite runs.
+browser_deps() {
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    if [ "$major" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
+        echo "browser tests will skip: Node.js >= 20 with npm is not installed"
+        return 0
+    fi
+    if ! npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; then
+        echo "browser tests will skip: npm ci in tests/browser failed"
+    fi
 }
 
 stage_format() {
