@@ -127,17 +127,11 @@ static void on_packet(weir_pc *pc, const weir_peer_packet *in)
     weir_router_publish(wp->w, p, in->arrival_us);
 }
 
-static void on_drained(weir_pc *pc)
-{
-    weir_router_flush(pub_owner(pc)->w);
-}
-
 static const weir_pc_hooks publisher_hooks = {
     .on_state = on_state,
     .on_local_candidate = on_local_candidate,
     .on_peer_event = on_peer_event,
     .on_packet = on_packet,
-    .on_drained = on_drained,
 };
 
 /* weir_publish_desc → weir_peer_config media (into the caller's storage) + producers. */

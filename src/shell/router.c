@@ -147,7 +147,6 @@ void weir_router_drain_mesh(weir_worker *w)
             weir_pkt_unref(p);
         }
     }
-    weir_router_flush(w);
 }
 
 void weir_router_flush(weir_worker *w)

@@ -6,8 +6,8 @@
  *
  * Egress: a consumer writes the rewritten packet straight into a slot of
  * this PC's transmit batch, it is protected there in place, and the batch
- * leaves in one send_many when the worker finishes the current drain
- * (weir_router_flush) or when it is full. Nothing is forwarded before the
+ * leaves in one send_many before the worker's loop next sleeps (the flush
+ * source in worker.c calls weir_router_flush) or when it is full. Nothing is forwarded before the
  * PC is connected: a consumer that starts later waits for a keyframe.
  */
 #define WEIR_LOG_MODULE "shell.subscriber"
@@ -173,16 +173,10 @@ static void on_peer_event(weir_pc *pc, const weir_peer_event *ev)
         on_feedback(sub_owner(pc), ev);
 }
 
-static void on_drained(weir_pc *pc)
-{
-    weir_router_flush(sub_owner(pc)->w);
-}
-
 static const weir_pc_hooks subscriber_hooks = {
     .on_state = on_state,
     .on_local_candidate = on_local_candidate,
     .on_peer_event = on_peer_event,
-    .on_drained = on_drained,
 };
 
 void weir_subscriber_start(wpeer *wp, const weir_worker_sub_start *start)

@@ -298,6 +298,43 @@ static gboolean on_commands(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/*
+ * "Before the loop sleeps, flush" (ARCHITECTURE.md, packet path step 6): a
+ * source whose prepare runs once per loop iteration, before the poll, sends
+ * every subscriber PC's queued egress and wakes the workers that got
+ * packets. Everything forwarded during one iteration's dispatches therefore
+ * leaves in one send_many per PC and one eventfd write per worker.
+ */
+typedef struct flush_source {
+    GSource base;
+    weir_worker *w;
+} flush_source;
+
+static gboolean flush_prepare(GSource *src, gint *timeout)
+{
+    *timeout = -1;
+    weir_router_flush(((flush_source *)src)->w);
+    return FALSE;
+}
+
+static gboolean flush_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+    (void)src;
+    (void)cb;
+    (void)data;
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flush_funcs = {.prepare = flush_prepare, .dispatch = flush_dispatch};
+
+static GSource *flush_source_new(weir_worker *w)
+{
+    GSource *src = g_source_new(&flush_funcs, sizeof(flush_source));
+    ((flush_source *)src)->w = w;
+    g_source_attach(src, w->context);
+    return src;
+}
+
 static gboolean on_mesh_packets(gint fd, GIOCondition cond, gpointer data)
 {
     (void)cond;
@@ -327,6 +364,7 @@ static void *worker_main(void *arg)
     w->stats_timer = g_timeout_source_new(STATS_PERIOD_MS);
     g_source_set_callback(w->stats_timer, on_stats_timer, w, NULL);
     g_source_attach(w->stats_timer, w->context);
+    GSource *flusher = flush_source_new(w);
     GSource *feedback_timer = g_timeout_source_new(FEEDBACK_PERIOD_MS);
     g_source_set_callback(feedback_timer, on_feedback_timer, w, NULL);
     g_source_attach(feedback_timer, w->context);
@@ -340,6 +378,8 @@ static void *worker_main(void *arg)
     }
     g_source_destroy(feedback_timer);
     g_source_unref(feedback_timer);
+    g_source_destroy(flusher);
+    g_source_unref(flusher);
     g_source_destroy(w->stats_timer);
     g_source_unref(w->stats_timer);
     w->stats_timer = NULL;
