@@ -88,6 +88,8 @@ static const option options[] = {
     {"media", "ice_servers", OPT_STRING, FIELD(ice_servers), 0, 0, ""},
     {"media", "ice_username", OPT_STRING, FIELD(ice_username), 0, 0, ""},
     {"media", "ice_credential", OPT_STRING, FIELD(ice_credential), 0, 0, ""},
+    {"media", "rtp_dump_dir", OPT_STRING, FIELD(rtp_dump_dir), 0, 0, ""},
+    {"media", "rtp_dump_max_packets", OPT_INT, FIELD(rtp_dump_max_packets), 1, 10000000, "5000"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -141,6 +141,8 @@ static int setup_media(weir_control *ctl)
         .port_max = (uint16_t)ctl->cfg->ice_port_max,
         .announced_ip = ctl->cfg->announced_ip,
         .consent_timeout_s = (uint32_t)ctl->cfg->ice_consent_timeout_s,
+        .rtp_dump_dir = ctl->cfg->rtp_dump_dir,
+        .rtp_dump_max_packets = (uint32_t)ctl->cfg->rtp_dump_max_packets,
     };
     WEIR_LOG_INFO("media_ready fingerprint=\"%s\" ice_bind_addresses=%zu",
                   weir_cert_fingerprint(ctl->cert), ctl->n_bind_addresses);

@@ -86,6 +86,23 @@ static void describe_frame(weir_pkt *p, weir_codec codec)
     }
 }
 
+static void dump_packet(wpeer *wp, producer_media *pm, const weir_peer_packet *in)
+{
+    const char *dir = wp->w->media->rtp_dump_dir;
+    if (!dir || !dir[0] || in->layer >= WEIR_PEER_MAX_RIDS)
+        return;
+    weir_rtp_dump *d = &pm->dumps[in->layer];
+    if (!d->f && !d->written) {
+        char name[128];
+        snprintf(name, sizeof name, "%s-m%u-l%u.rtpdump", wp->participant_id,
+                 (unsigned)in->media_index, (unsigned)in->layer);
+        if (weir_rtp_dump_open(d, dir, name, wp->w->media->rtp_dump_max_packets, in->arrival_us,
+                               weir_clock_wall_ms()) < 0)
+            d->written = 1; /* do not retry on every packet */
+    }
+    weir_rtp_dump_write(d, in->data, in->len, in->arrival_us);
+}
+
 static void on_packet(weir_pc *pc, const weir_peer_packet *in)
 {
     wpeer *wp = pub_owner(pc);
@@ -123,6 +140,7 @@ static void on_packet(weir_pc *pc, const weir_peer_packet *in)
         p->sr_ntp = si.sr_ntp;
         p->sr_rtp_ts = si.sr_rtp_ts;
     }
+    dump_packet(wp, pm, in);
     weir_publisher_feedback_on_packet(wp, in, p->is_keyframe);
     weir_router_publish(wp->w, p, in->arrival_us);
 }
@@ -325,6 +343,9 @@ void weir_publisher_teardown(wpeer *wp)
             weir_router_drop_if_unused(wp->w, r);
         }
     }
+    for (size_t i = 0; i < WEIR_PEER_MAX_MEDIA; i++)
+        for (size_t l = 0; l < WEIR_PEER_MAX_RIDS; l++)
+            weir_rtp_dump_close(&wp->producers[i].dumps[l]);
     wp->n_producers = 0;
     weir_publisher_feedback_stop(wp);
     weir_pc_deinit(&wp->pub);

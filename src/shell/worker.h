@@ -31,7 +31,9 @@ typedef struct weir_worker_media {
     uint16_t port_max;
     const char *announced_ip;   /* NULL or "" = off */
     uint32_t consent_timeout_s; /* ICE silence before DISCONNECTED; 0 = off */
-    struct weir_mesh *mesh;     /* packet rings between workers (shell/mesh.h) */
+    const char *rtp_dump_dir;   /* NULL or "" = off (shell/rtp_dump.h) */
+    uint32_t rtp_dump_max_packets;
+    struct weir_mesh *mesh; /* packet rings between workers (shell/mesh.h) */
 } weir_worker_media;
 
 #define WEIR_WORKER_MAX_OFFER_CANDIDATES 32

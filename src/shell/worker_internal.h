@@ -27,6 +27,7 @@
 #include "rtc/pkt.h"
 #include "shell/mesh.h"
 #include "shell/pc.h"
+#include "shell/rtp_dump.h"
 #include "shell/worker.h"
 
 /* Egress datagrams one subscriber PC queues before they go out in one send_many. */
@@ -99,7 +100,8 @@ typedef struct producer_media {
     weir_codec codec;
     int64_t last_packet_us[WEIR_PEER_MAX_RIDS];
     bool video;
-    weir_keyframe_requester keyframes; /* PLIs toward the publisher, per layer */
+    weir_keyframe_requester keyframes;       /* PLIs toward the publisher, per layer */
+    weir_rtp_dump dumps[WEIR_PEER_MAX_RIDS]; /* per layer, when [media] rtp_dump_dir is set */
     /* audio level over the current stats period, for active speaker: */
     uint32_t level_sum;
     uint32_t level_count;

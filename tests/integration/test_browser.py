@@ -181,7 +181,11 @@ def scenario(tmp_path_factory):
         pytest.skip("browser tests need " + "; ".join(missing))
     web_root = make_web_root(str(tmp_path_factory.mktemp("webroot")))
     factory = ServerFactory(weir_bin(), lambda: str(tmp_path_factory.mktemp("weir")))
-    srv = factory({"media": {"ice_bind_addresses": "127.0.0.1"},
+    media = {"ice_bind_addresses": "127.0.0.1"}
+    # Capturing Chromium's packets as test data (tests/data/rtp/README.md).
+    if os.environ.get("WEIR_TEST_RTP_DUMP_DIR"):
+        media["rtp_dump_dir"] = os.environ["WEIR_TEST_RTP_DUMP_DIR"]
+    srv = factory({"media": media,
                    "auth": {"admin_key": ADMIN_KEY},
                    "server": {"workers": 2, "web_root": web_root}})
     room = unique_room("browser")
