@@ -422,3 +422,16 @@ async def test_join_timeout_zero_means_never(weir):
     idle = await connect(srv, "idle")
     await idle.no_notification("bye", timeout=1.3)
     assert (await idle.call("join", {"room": unique_room()}))["participant"]["id"]
+
+
+async def test_join_hands_out_the_configured_ice_servers(weir):
+    srv = weir({"media": {"ice_servers": "stun:stun.example.org:3478, turn:turn.example.org:3478",
+                          "ice_username": "class", "ice_credential": "s3cret"}})
+    c = await connect(srv)
+    joined = await c.join(unique_room(), display="a")
+    assert joined["ice_servers"] == [{"urls": ["stun:stun.example.org:3478",
+                                               "turn:turn.example.org:3478"],
+                                      "username": "class", "credential": "s3cret"}], joined
+    # Without configuration: an empty list, and tracks is a list too.
+    c2 = await connect(srv)
+    assert (await c2.join(unique_room(), display="b"))["tracks"] == []
