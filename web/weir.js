@@ -425,6 +425,23 @@ export class WeirClient {
         return { pc, transceivers: transceivers.map((t) => t.transceiver), channels };
     }
 
+    /**
+     * ICE restart of the publisher connection (after a network change): a
+     * new offer with new ICE credentials on the same connection; the server
+     * answers with new ones of its own and media carries on over DTLS-SRTP
+     * as before. Track sources stay as they were.
+     */
+    async restartIce() {
+        const pc = this.publisher;
+        if (!pc)
+            throw new WeirError(409, 'restartIce: not publishing');
+        await this._pub.queue.push(async () => {
+            await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+            const result = await this.request('publish', { sdp: pc.localDescription.sdp });
+            await pc.setRemoteDescription({ type: 'answer', sdp: result.sdp });
+        });
+    }
+
     /** A publisher-side mute (the server tells the room with `track_muted`). */
     mute(trackId, muted) {
         return this.request('mute', { track: trackId, muted: !!muted });

@@ -347,6 +347,22 @@ try {
             tracks: await call('sub2', () => window.weirTest.receivedTracks()) };
     });
 
+    await step('ice_restart', async () => {
+        const before = await inbound('sub1');
+        const r = await call('pub', () => window.weirTest.restartIce());
+        if (r.before === r.after)
+            throw new Error(`the publisher's ICE ufrag did not change (${r.before})`);
+        const after = await until('sub1 keeps decoding after the publisher restarted ICE', T(15000),
+            async () => {
+                const s = await inbound('sub1');
+                const pc = await call('pub', () => window.weirTest.pcStates());
+                return { done: pc.publisher === 'connected' &&
+                    s.video.framesDecoded >= before.video.framesDecoded + 60, s, pc };
+            });
+        return { ufrag: r, frames_before: before.video.framesDecoded,
+            frames_after: after.s.video.framesDecoded, publisher: after.pc.publisher };
+    });
+
     if (args.hold) {
         const ids = {};
         for (const name of Object.keys(pages))

@@ -316,6 +316,15 @@ def test_inner_late_subscriber(scenario):
     assert sub2 and sub2["state"] == "connected" and sub2["tracks"] == 2, last
 
 
+def test_inner_publisher_ice_restart(scenario):
+    """The publisher restarts ICE (createOffer({iceRestart: true}) → `publish` again): the
+    server answers with new ICE credentials and the subscriber keeps decoding."""
+    st = _step(scenario, "ice_restart")
+    assert st["ufrag"]["before"] != st["ufrag"]["after"], st
+    assert st["publisher"] == "connected", st
+    assert st["frames_after"] >= st["frames_before"] + 60, st
+
+
 def test_inner_unpublish(scenario):
     """The publisher leaves: both subscribers hear track_unpublished for both tracks, answer
     the new offer (no error in weir.js), and weir.js reports both tracks removed."""
