@@ -312,8 +312,8 @@ static void set_default_address(weir_sdp_media *am)
     }
 }
 
-static int add_candidates(weir_sdp *a, weir_sdp_media *am, const weir_local_params *lp, char *err,
-                          size_t errlen)
+int weir_negotiate_add_candidates(weir_sdp *a, weir_sdp_media *am, const weir_local_params *lp,
+                                  char *err, size_t errlen)
 {
     for (size_t i = 0; i < lp->n_candidates; i++) {
         const char *c = lp->candidates[i];
@@ -440,7 +440,7 @@ static int build_answer(const weir_sdp *offer, const weir_local_params *lp,
         }
         rc = add_accepted(a, om, lp, d, pm);
         if (rc == 0 && !strcmp(pm->mid, tag)) {
-            rc = add_candidates(a, a->media[a->n_media - 1], lp, err, errlen);
+            rc = weir_negotiate_add_candidates(a, a->media[a->n_media - 1], lp, err, errlen);
             if (rc < 0) {
                 weir_sdp_free(a);
                 return rc;

@@ -1,7 +1,7 @@
 /*
- * Shared by negotiate.c (session, transport, BUNDLE, answer skeleton) and
+ * Shared by negotiate.c (session, transport, BUNDLE, answer skeleton),
  * negotiate_media.c (what one m-line carries: codec, feedback, header
- * extensions, simulcast, SSRCs) only.
+ * extensions, simulcast, SSRCs) and negotiate_subscriber.c only.
  */
 #ifndef WEIR_PEER_NEGOTIATE_INTERNAL_H
 #define WEIR_PEER_NEGOTIATE_INTERNAL_H
@@ -13,6 +13,16 @@
 /* printf into err (when errlen > 0); returns rc for `return fail(...)`. */
 int weir_negotiate_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * Adds lp's local candidates to m-line m of sdp (a leading "a=" accepted),
+ * a=end-of-candidates when lp says gathering is over (RFC 8840 §8.2), and
+ * the default candidate in m= and c= (JSEP §5.2.1; port 9 / 0.0.0.0 with
+ * none; mDNS names are not addresses a c= line may carry). 0, or
+ * -WEIR_EINVAL with err naming the malformed candidate.
+ */
+int weir_negotiate_add_candidates(weir_sdp *sdp, weir_sdp_media *m, const weir_local_params *lp,
+                                  char *err, size_t errlen);
 
 /* Copies s into a fixed buffer; false (dst "") when it does not fit. */
 bool weir_negotiate_copy(char *dst, size_t cap, const char *s);

@@ -14,23 +14,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "peer/negotiate_internal.h"
 #include "peer/negotiate_subscriber.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
 
+#define fail weir_negotiate_fail
 #define FAIL(...) fail(-WEIR_EINVAL, err, errlen, __VA_ARGS__)
-
-__attribute__((format(printf, 4, 5))) static int fail(int rc, char *err, size_t errlen,
-                                                      const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 static void copy(char *dst, size_t cap, const char *s)
 {
@@ -272,38 +262,6 @@ static int add_session(weir_sdp *o, const weir_local_params *lp,
     return rc;
 }
 
-/* JSEP §5.2.1: the default candidate in m= and c=, else port 9 and
- * 0.0.0.0 (trickle). mDNS names are not addresses a c= line may carry. */
-static void set_default_address(weir_sdp_media *m)
-{
-    for (size_t i = 0; i < m->n_candidates; i++) {
-        const weir_sdp_candidate *c = &m->candidates[i];
-        size_t len = strlen(c->address);
-        if (c->component != 1 || strcasecmp(c->transport, "udp") ||
-            (len > 6 && !strcasecmp(c->address + len - 6, ".local")))
-            continue;
-        m->port = c->port;
-        m->connection.addrtype = strchr(c->address, ':') ? "IP6" : "IP4";
-        m->connection.address = c->address; /* in the offer's arena */
-        return;
-    }
-}
-
-static int add_candidates(weir_sdp *o, weir_sdp_media *m, const weir_local_params *lp, char *err,
-                          size_t errlen)
-{
-    for (size_t i = 0; i < lp->n_candidates; i++) {
-        const char *c = lp->candidates[i];
-        if (c && !strncmp(c, "a=", 2))
-            c += 2;
-        if (!c || strncmp(c, "candidate:", 10) || weir_sdp_add_attribute(o, m, c, NULL, 0) < 0)
-            return FAIL("local candidate %zu malformed", i);
-    }
-    m->end_of_candidates = lp->candidates_complete; /* RFC 8840 §8.2 */
-    set_default_address(m);
-    return 0;
-}
-
 /* ICE and DTLS on every m-line, rejected ones too, as Chromium writes its
  * own offers: a parser that looks for them per m-line finds them. */
 static int add_transport(weir_sdp *o, weir_sdp_media *m, const weir_local_params *lp)
@@ -403,7 +361,7 @@ static int build_offer(const weir_local_params *lp, const weir_subscriber_track 
         return fail(rc, err, errlen, "cannot build the offer (%s)", weir_strerror(rc));
     }
     /* RFC 8843 §7.1: the tag m-line (the first) carries the candidates. */
-    rc = add_candidates(o, o->media[0], lp, err, errlen);
+    rc = weir_negotiate_add_candidates(o, o->media[0], lp, err, errlen);
     if (rc < 0) {
         weir_sdp_free(o);
         return rc;

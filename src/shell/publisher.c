@@ -23,21 +23,12 @@ static wpeer *pub_owner(weir_pc *pc)
 
 static void on_state(weir_pc *pc, weir_pc_state state, const char *detail)
 {
-    wpeer *wp = pub_owner(pc);
-    weir_worker_event *ev =
-        weir_worker_new_event(wp->w, WEIR_WORKER_EVENT_PUBLISHER_STATE, wp->peer_id);
-    ev->state = weir_worker_state_of(state);
-    snprintf(ev->text, sizeof ev->text, "%s", detail ? detail : "");
-    weir_worker_push_event(wp->w, ev);
+    weir_worker_report_pc(pc->user, WEIR_WORKER_EVENT_PUBLISHER_STATE, state, detail);
 }
 
 static void on_local_candidate(weir_pc *pc, const char *candidate)
 {
-    wpeer *wp = pub_owner(pc);
-    weir_worker_event *ev =
-        weir_worker_new_event(wp->w, WEIR_WORKER_EVENT_PUBLISHER_CANDIDATE, wp->peer_id);
-    snprintf(ev->text, sizeof ev->text, "%s", candidate);
-    weir_worker_push_event(wp->w, ev);
+    weir_worker_report_pc(pc->user, WEIR_WORKER_EVENT_PUBLISHER_CANDIDATE, pc->state, candidate);
 }
 
 static void on_peer_event(weir_pc *pc, const weir_peer_event *ev)
@@ -290,7 +281,8 @@ void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
     }
     weir_dtls_ctx *dtls = weir_worker_dtls_ctx(wp->w);
     if (!dtls) {
-        on_state(&wp->pub, WEIR_PC_FAILED, "dtls context");
+        weir_worker_report_pc(wp, WEIR_WORKER_EVENT_PUBLISHER_STATE, WEIR_PC_FAILED,
+                              "dtls context");
         return;
     }
     weir_peer_media media[WEIR_PEER_MAX_MEDIA];
@@ -317,7 +309,7 @@ void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
     wp->pub_active = true;
     wp->stats_dirty = true;
     if (weir_pc_init(&wp->pub, wp->w->context, &params, &publisher_hooks, wp, tag) < 0) {
-        on_state(&wp->pub, WEIR_PC_FAILED, "ice setup");
+        weir_worker_report_pc(wp, WEIR_WORKER_EVENT_PUBLISHER_STATE, WEIR_PC_FAILED, "ice setup");
         wp->pub_active = false;
         return;
     }

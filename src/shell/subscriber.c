@@ -30,21 +30,12 @@ static wpeer *sub_owner(weir_pc *pc)
 
 static void on_state(weir_pc *pc, weir_pc_state state, const char *detail)
 {
-    wpeer *wp = sub_owner(pc);
-    weir_worker_event *ev =
-        weir_worker_new_event(wp->w, WEIR_WORKER_EVENT_SUBSCRIBER_STATE, wp->peer_id);
-    ev->state = weir_worker_state_of(state);
-    snprintf(ev->text, sizeof ev->text, "%s", detail ? detail : "");
-    weir_worker_push_event(wp->w, ev);
+    weir_worker_report_pc(pc->user, WEIR_WORKER_EVENT_SUBSCRIBER_STATE, state, detail);
 }
 
 static void on_local_candidate(weir_pc *pc, const char *candidate)
 {
-    wpeer *wp = sub_owner(pc);
-    weir_worker_event *ev =
-        weir_worker_new_event(wp->w, WEIR_WORKER_EVENT_SUBSCRIBER_CANDIDATE, wp->peer_id);
-    snprintf(ev->text, sizeof ev->text, "%s", candidate);
-    weir_worker_push_event(wp->w, ev);
+    weir_worker_report_pc(pc->user, WEIR_WORKER_EVENT_SUBSCRIBER_CANDIDATE, pc->state, candidate);
 }
 
 static sub_track *find_by_ssrc(wpeer *wp, uint32_t ssrc)
@@ -197,7 +188,7 @@ void weir_subscriber_start(wpeer *wp, const weir_worker_sub_start *start)
         wp->tx = weir_calloc(WPEER_TX_BATCH, sizeof *wp->tx);
     wp->sub_active = true;
     if (weir_pc_init(&wp->sub, wp->w->context, &params, &subscriber_hooks, wp, tag) < 0) {
-        on_state(&wp->sub, WEIR_PC_FAILED, "ice setup");
+        weir_worker_report_pc(wp, WEIR_WORKER_EVENT_SUBSCRIBER_STATE, WEIR_PC_FAILED, "ice setup");
         wp->sub_active = false;
         return;
     }
@@ -288,7 +279,8 @@ void weir_subscriber_answer(wpeer *wp, const weir_worker_sub_answer *a)
         return;
     if (!wp->sub_has_peer && create_peer(wp, a) < 0) {
         WEIR_LOG_WARN("%s subscriber_answer_unusable", wp->log_tag);
-        on_state(&wp->sub, WEIR_PC_FAILED, "answer unusable");
+        weir_worker_report_pc(wp, WEIR_WORKER_EVENT_SUBSCRIBER_STATE, WEIR_PC_FAILED,
+                              "answer unusable");
         return;
     }
     if (a->ice_restart)

@@ -107,6 +107,15 @@ weir_publisher_state weir_worker_state_of(weir_pc_state s)
     return WEIR_PUBLISHER_NEW;
 }
 
+void weir_worker_report_pc(wpeer *wp, weir_worker_event_type type, weir_pc_state state,
+                           const char *text)
+{
+    weir_worker_event *ev = weir_worker_new_event(wp->w, type, wp->peer_id);
+    ev->state = weir_worker_state_of(state);
+    snprintf(ev->text, sizeof ev->text, "%s", text ? text : "");
+    weir_worker_push_event(wp->w, ev);
+}
+
 weir_dtls_ctx *weir_worker_dtls_ctx(weir_worker *w)
 {
     if (!w->dtls_ctx)

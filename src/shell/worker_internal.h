@@ -150,6 +150,9 @@ struct wpeer {
 weir_worker_event *weir_worker_new_event(weir_worker *w, weir_worker_event_type type,
                                          uint64_t peer_id);
 void weir_worker_push_event(weir_worker *w, weir_worker_event *ev);
+/* A PC's state change or local candidate (text; "" = gathering done) to the control thread. */
+void weir_worker_report_pc(wpeer *wp, weir_worker_event_type type, weir_pc_state state,
+                           const char *text);
 weir_dtls_ctx *weir_worker_dtls_ctx(weir_worker *w);
 weir_publisher_state weir_worker_state_of(weir_pc_state s);
 void weir_worker_ice_config(const weir_worker *w, weir_ice_config *out);

@@ -9,64 +9,19 @@ aiortc). Nothing is ever sent outside 127.0.0.0/8. Needs root (CI runs as
 root) and Debian's python3-aiortc.
 """
 import asyncio
-import os
-import shutil
-import subprocess
-import sys
 import time
 
 import pytest
 
+from aiortc_peer import IN_NETNS, add_candidates as _add_candidates, run_inner_in_netns
 from conftest import connect, unique_room
 
-IN_NETNS = os.environ.get("WEIR_TEST_IN_NETNS") == "1"
 ADMIN_KEY = "publish-test-admin-key"
-
-# lo up, then a second loopback address for aiortc: on a dummy interface when
-# the kernel has the module, else on lo itself (both keep everything on 127/8).
-NETNS_SETUP = (
-    "ip link set lo up && "
-    "{ { ip link add d0 type dummy 2>/dev/null && ip addr add 127.0.0.2/8 dev d0 && "
-    "ip link set d0 up; } || ip addr add 127.0.0.2/8 dev lo; }"
-)
-
-
-def _have_aiortc():
-    try:
-        import aiortc  # noqa: F401
-        return True
-    except ImportError:
-        return False
 
 
 @pytest.mark.skipif(IN_NETNS, reason="outer driver only")
 def test_publish_aiortc_in_netns():
-    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
-        pytest.skip("needs root, unshare and ip (iproute2) for a private network namespace")
-    if not _have_aiortc():
-        pytest.skip("python3-aiortc is not installed")
-    env = dict(os.environ, WEIR_TEST_IN_NETNS="1")
-    here = os.path.dirname(os.path.abspath(__file__))
-    cmd = ["unshare", "-n", "sh", "-c",
-           NETNS_SETUP + ' && exec "$0" -m pytest -q -p no:cacheprovider -k inner "$1"',
-           sys.executable, os.path.join(here, "test_publish_aiortc.py")]
-    r = subprocess.run(cmd, env=env, cwd=here, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=120)
-    out = r.stdout.decode(errors="replace")
-    assert r.returncode == 0, f"inner run failed (rc={r.returncode}):\n{out}"
-    assert " passed" in out, out
-
-
-def _add_candidates(sdp, candidates):
-    """Puts the server's trickled candidates into every m-section of its answer
-    (aiortc 1.4.0 does not trickle; it needs them before connecting)."""
-    lines = [f"a={c}" for c in candidates] + ["a=end-of-candidates"]
-    head, *media = sdp.split("\r\nm=")
-    out = [head]
-    for m in media:
-        body = m[:-2] if m.endswith("\r\n") else m
-        out.append(body + "\r\n" + "\r\n".join(lines))
-    return "\r\nm=".join(out) + "\r\n"
+    run_inner_in_netns(__file__, timeout=120)
 
 
 async def _participant(srv, room, pid):
