@@ -88,6 +88,8 @@ static const option options[] = {
     {"media", "ice_servers", OPT_STRING, FIELD(ice_servers), 0, 0, ""},
     {"media", "ice_username", OPT_STRING, FIELD(ice_username), 0, 0, ""},
     {"media", "ice_credential", OPT_STRING, FIELD(ice_credential), 0, 0, ""},
+    {"media", "dtls_cert", OPT_STRING, FIELD(dtls_cert), 0, 0, ""},
+    {"media", "dtls_key", OPT_STRING, FIELD(dtls_key), 0, 0, ""},
     {"media", "rtp_dump_dir", OPT_STRING, FIELD(rtp_dump_dir), 0, 0, ""},
     {"media", "rtp_dump_max_packets", OPT_INT, FIELD(rtp_dump_max_packets), 1, 10000000, "5000"},
 };
@@ -620,6 +622,10 @@ int weir_config_validate(const weir_config *cfg, char *err, size_t errlen)
     }
     if (is_set(cfg->tls_key) && !is_set(cfg->tls_cert)) {
         set_err(err, errlen, "[server] tls_cert: must be set when tls_key is set");
+        return -WEIR_EINVAL;
+    }
+    if (is_set(cfg->dtls_cert) != is_set(cfg->dtls_key)) {
+        set_err(err, errlen, "[media] dtls_cert and dtls_key: set both or neither");
         return -WEIR_EINVAL;
     }
     /* HS256 with a short secret can be brute-forced offline from a single token. */

@@ -58,6 +58,8 @@ typedef struct weir_config {
     char *ice_servers;    /* "" = none; STUN/TURN URLs handed to clients in join's ice_servers */
     char *ice_username;   /* TURN username for those URLs ("" = none) */
     char *ice_credential; /* TURN credential */
+    char *dtls_cert;      /* "" = generate an ECDSA P-256 certificate at start-up; PEM file */
+    char *dtls_key;       /* its private key (PEM, unencrypted); both or neither */
     char *rtp_dump_dir;   /* "" = off; debugging: rtpdump files of publishers' decrypted RTP */
     int rtp_dump_max_packets; /* 5000: per stream file */
 } weir_config;

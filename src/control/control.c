@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "control/http_server.h"
+#include "control/ice_binds.h"
 #include "control/media.h"
 #include "control/membership.h"
 #include "control/session.h"
@@ -100,39 +101,23 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(ctl->lws, 0, sul, on_tick, TICK_US);
 }
 
-/* Splits [media] ice_bind_addresses on commas and white space. */
-static void parse_bind_addresses(weir_control *ctl, const char *list)
-{
-    const char *sep = ", \t";
-    size_t cap = 0;
-    for (const char *q = list; *q;) {
-        size_t skip = strspn(q, sep);
-        q += skip;
-        size_t n = strcspn(q, sep);
-        if (!n)
-            break;
-        if (ctl->n_bind_addresses == cap) {
-            cap = cap ? cap * 2 : 4;
-            ctl->bind_addresses =
-                weir_realloc(ctl->bind_addresses, cap * sizeof *ctl->bind_addresses);
-        }
-        char *a = weir_malloc(n + 1);
-        memcpy(a, q, n);
-        a[n] = 0;
-        ctl->bind_addresses[ctl->n_bind_addresses++] = a;
-        q += n;
-    }
-}
-
 static int setup_media(weir_control *ctl)
 {
     char err[256];
-    ctl->cert = weir_cert_generate(weir_clock_wall_ms(), err, sizeof err);
+    const weir_config *cfg = ctl->cfg;
+    if (cfg->dtls_cert[0])
+        ctl->cert = weir_cert_load_pem_files(cfg->dtls_cert, cfg->dtls_key, err, sizeof err);
+    else
+        ctl->cert = weir_cert_generate(weir_clock_wall_ms(), err, sizeof err);
     if (!ctl->cert) {
-        WEIR_LOG_ERROR("cert_generate_failed: %s", err);
+        WEIR_LOG_ERROR("dtls_certificate_failed: %s", err);
         return -1;
     }
-    parse_bind_addresses(ctl, ctl->cfg->ice_bind_addresses);
+    if (weir_ice_binds_parse(cfg->ice_bind_addresses, &ctl->bind_addresses, &ctl->n_bind_addresses,
+                             err, sizeof err) < 0) {
+        WEIR_LOG_ERROR("config_invalid: %s", err);
+        return -1;
+    }
     ctl->media = (weir_worker_media){
         .cert = ctl->cert,
         .bind_addresses = (const char *const *)ctl->bind_addresses,
@@ -416,9 +401,7 @@ void weir_control_destroy(weir_control *ctl)
     if (ctl->tracks)
         g_hash_table_destroy(ctl->tracks);
     weir_free(ctl->ticker);
-    for (size_t i = 0; i < ctl->n_bind_addresses; i++)
-        weir_free(ctl->bind_addresses[i]);
-    weir_free(ctl->bind_addresses);
+    weir_ice_binds_free(ctl->bind_addresses, ctl->n_bind_addresses);
     weir_cert_destroy(ctl->cert);
     weir_free(ctl);
 }

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import (TEST_SECRET, assert_no_sanitizer, connect, decode_token, free_port,
+from conftest import (TEST_SECRET, VALID_OFFER_SDP, assert_no_sanitizer, connect, decode_token, free_port,
                       http_request, joined, run_weir, unique_room, weir_bin)
 
 
@@ -279,3 +279,41 @@ async def test_tls_serves_https_and_wss(tmp_path):
         rc = proc.wait(10)
     assert_no_sanitizer(log.read_text())
     assert rc == 0, log.read_text()
+
+
+# ---------------------------------------------------------------- DTLS certificate
+
+def _ec_cert(tmp_path):
+    key, cert = tmp_path / "dtls-key.pem", tmp_path / "dtls-cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=weir-dtls"], check=True, capture_output=True)
+    fp = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-fingerprint",
+                         "-sha256"], check=True, capture_output=True, text=True).stdout
+    return key, cert, fp.strip().split("=", 1)[1]
+
+
+async def test_dtls_certificate_from_config_is_the_one_in_answers(weir, tmp_path):
+    """[media] dtls_cert/dtls_key: a stable fingerprint across restarts."""
+    key, cert, fingerprint = _ec_cert(tmp_path)
+    for _ in range(2):  # the same fingerprint after a restart
+        srv = weir({"media": {"dtls_cert": str(cert), "dtls_key": str(key),
+                              "ice_bind_addresses": "127.0.0.1"}})
+        c = await connect(srv)
+        await c.join(unique_room(), role="teacher")
+        answer = (await c.call("publish", {"sdp": VALID_OFFER_SDP}))["sdp"]
+        assert f"a=fingerprint:sha-256 {fingerprint}" in answer, answer
+        await c.close()
+        srv.stop_and_check()
+
+
+def test_dtls_certificate_problems_stop_the_start(tmp_path):
+    key, cert, _ = _ec_cert(tmp_path)
+    conf = tmp_path / "half.conf"
+    conf.write_text(f"[media]\ndtls_cert = {cert}\n")
+    p = run_weir("-c", str(conf), "--port", str(free_port()))
+    assert p.returncode == 2 and "dtls_key" in p.stderr, (p.returncode, p.stderr)
+    conf.write_text(f"[media]\ndtls_cert = {tmp_path}/missing.pem\ndtls_key = {key}\n"
+                    f"[server]\nworkers = 1\n")
+    p = run_weir("-c", str(conf), "--port", str(free_port()))
+    assert p.returncode != 0 and "missing.pem" in p.stderr, (p.returncode, p.stderr)
