@@ -125,6 +125,8 @@ void weir_media_announce(weir_control *ctl, weir_participant *p);
 void weir_media_drop_subscriptions(weir_control *ctl, weir_participant *p);
 /** The room's published tracks, except those of `except` (may be NULL). */
 json_t *weir_media_tracks_json(const weir_room *room, const weir_participant *except);
+/** p's own tracks as in track_published, each with the `mid` of its m-line (publish result). */
+json_t *weir_media_own_tracks_json(const weir_participant *p);
 weir_track *weir_media_find_track(weir_control *ctl, const weir_room *room, const char *id);
 weir_track *weir_media_track_by_handle(weir_control *ctl, uint32_t handle);
 /** The publisher mutes/unmutes its own track: forwarding stops/resumes, track_muted is sent. */

@@ -61,6 +61,17 @@ json_t *weir_media_tracks_json(const weir_room *room, const weir_participant *ex
     return list;
 }
 
+json_t *weir_media_own_tracks_json(const weir_participant *p)
+{
+    json_t *list = json_array();
+    for (size_t k = 0; p->media && k < p->media->n_tracks; k++) {
+        json_t *t = track_json(p->media->tracks[k]);
+        json_object_set_new(t, "mid", json_string(p->media->tracks[k]->pub_mid));
+        json_array_append_new(list, t);
+    }
+    return list;
+}
+
 weir_track *weir_media_find_track(weir_control *ctl, const weir_room *room, const char *id)
 {
     (void)ctl;

@@ -366,7 +366,8 @@ static void handle_publish(weir_control *ctl, const call *c)
     }
     weir_session_log(c->s, WEIR_LOG_INFO, "publish_answered worker=%d renegotiation=%d restart=%d",
                      p->worker_index, (int)renegotiated, (int)restart);
-    reply(c, json_pack("{s:s}", "sdp", sdp));
+    /* An addition to PROTOCOL.md: the publisher learns its own track ids (for `mute`). */
+    reply(c, json_pack("{s:s, s:o}", "sdp", sdp, "tracks", weir_media_own_tracks_json(p)));
     weir_free(sdp);
     weir_media_announce(ctl, p);
 }

@@ -108,6 +108,9 @@ async def test_forward_inner_publisher_renegotiates(weir):
         await pub_pc.setLocalDescription(await pub_pc.createOffer())
         result = await pub_client.call("publish", {"sdp": pub_pc.localDescription.sdp})
         assert result["sdp"].count("m=") == 2, result
+        own = sorted((t["kind"], t["mid"]) for t in result["tracks"])
+        assert own == [("audio", "0"), ("video", "1")], result["tracks"]
+        assert first["id"] in [t["id"] for t in result["tracks"]], result["tracks"]
         await pub_pc.setRemoteDescription(RTCSessionDescription(sdp=result["sdp"], type="answer"))
         added = (await watcher.next_notification("track_published"))["params"]["track"]
         assert added["kind"] == "video" and added["id"] != first["id"], added
