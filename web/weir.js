@@ -17,17 +17,23 @@
 //
 //   import { WeirClient } from '/weir.js';
 //   const weir = new WeirClient();
-//   weir.on('track', ({ track, stream, trackId, participant, kind }) => {
+//   weir.on('track', ({ track, stream, trackId, participant, kind, info }) => {
 //       videoElement.srcObject = stream;
 //   });
 //   weir.on('layer_changed', ({ track, spatial, temporal }) => { ... });
 //   await weir.connect();                 // ws(s)://<this page's host>/ws
 //   const { participant, tracks } = await weir.join('physics-101', { display: 'Ada' });
 //   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-//   await weir.publish(media);            // simulcast rids q/h/f
+//   await weir.publish(media);            // simulcast rids q/h/f (1/4, 1/2, full)
+//   const screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
+//   const share = await weir.publishScreen(screen);   // renegotiates: source "screen"
+//   await weir.unpublish(share.transceivers);          // renegotiates: unpublished
 //   await weir.setPreferences(trackId, { max_spatial: 0 });
+//   const stats = await weir.getStats();  // per-track resolution, fps, bitrate, layer, loss, rtt
 //   await weir.leave();
 //   weir.close();
+//
+// The full API is documented in docs/client-js.md.
 //
 // Events (subscribe with on(type, fn); on() returns a function that removes
 // the listener). Every server notification is emitted under its own method
@@ -41,8 +47,11 @@
 //                    transceiver } — trackId/participant are Weir's ids (from
 //                    the offer's a=msid), info the `track_published` record
 //                    when known ({kind, source, simulcast, muted, ...})
-//   trackremoved   Weir stopped sending a track: { trackId, participant, mid }
+//   trackremoved   Weir stopped sending a track (or the session left):
+//                  { trackId, participant, mid }
 //   connectionstatechange  { pc: 'publisher'|'subscriber', state }
+//   reconnecting   { reason, attempt } — an ICE restart or a rejoin began
+//   reconnected    { how: 'ice-restart'|'rejoin', participant }
 //   close          the WebSocket closed: { code, reason }
 //   error          a failure outside any caller's promise (e.g. a server offer
 //                  the browser refused): { where, error }
@@ -109,6 +118,21 @@ export function msidByMid(sdp) {
     return out;
 }
 
+/**
+ * 'good' | 'fair' | 'poor' for one received track's statistics: loss over 5 %,
+ * a round trip over 400 ms or video under 10 fps is poor; loss over 1 %, a
+ * round trip over 150 ms or video under 20 fps is fair.
+ */
+export function quality({ kind, lossPercent = 0, rtt = null, fps = null }) {
+    const ms = rtt === null ? 0 : rtt * 1000;
+    const video = kind === 'video' && fps !== null;
+    if (lossPercent > 5 || ms > 400 || (video && fps < 10))
+        return 'poor';
+    if (lossPercent > 1 || ms > 150 || (video && fps < 20))
+        return 'fair';
+    return 'good';
+}
+
 function defaultUrl() {
     if (typeof location === 'undefined')
         throw new WeirError(0, 'connect: no URL given and no page location to derive it from');
@@ -121,6 +145,10 @@ export class WeirClient {
      * @param {RTCIceServer[]} [options.iceServers] used until `join` returns the server's list
      * @param {(msg: string) => void} [options.log] debug log sink (default: none)
      * @param {number} [options.requestTimeoutMs] default 15000
+     * @param {boolean} [options.reconnect] default true: ICE restart when a peer
+     *        connection fails, rejoin (new socket, same room) when the socket drops
+     * @param {number} [options.reconnectAttempts] rejoin attempts before giving up (default 5)
+     * @param {number} [options.reconnectDelayMs] first rejoin delay, doubled each time (default 500)
      */
     constructor(options = {}) {
         this.iceServers = options.iceServers || [];
@@ -138,6 +166,19 @@ export class WeirClient {
         this._pending = new Map(); // id → {resolve, reject, timer, method}
         this._pub = null; // publisher signalling state
         this._sub = null; // subscriber signalling state
+        this.layers = new Map(); // received track id → {spatial, temporal} (layer_changed)
+        this.participants = new Map(); // participant id → {id, display, role} (others)
+        this.reconnect = options.reconnect !== false;
+        this.reconnectAttempts = options.reconnectAttempts ?? 5;
+        this.reconnectDelayMs = options.reconnectDelayMs ?? 500;
+        this._url = null;
+        this._joinArgs = null; // [room, opts] of the current join, for a rejoin
+        this._published = []; // {transceiver, track, stream, source, simulcast} live on the publisher
+        this._closing = false; // close()/bye: no rejoin when the socket goes
+        this._rejoining = null; // the running rejoin, a promise
+        this._iceRestarting = false;
+        this._inRoom = false; // between a join result and leave/close/socket loss
+        this._statsPrev = new Map(); // stats id → {bytes, frames, t} for rates
     }
 
     // ------------------------------------------------------------ events
@@ -202,16 +243,24 @@ export class WeirClient {
     connect(url) {
         if (this.ws)
             throw new WeirError(0, 'connect: already connected');
-        const ws = new WebSocket(url || defaultUrl(), 'weir-v1');
+        this._url = url || this._url || defaultUrl();
+        this._closing = false;
+        const ws = new WebSocket(this._url, 'weir-v1');
         this.ws = ws;
         ws.addEventListener('message', (ev) => this._onMessage(ev.data));
         ws.addEventListener('close', (ev) => {
+            const current = this.ws === ws; // not a socket a rejoin already replaced
+            if (current)
+                this.ws = null;
             for (const [, p] of this._pending) {
                 clearTimeout(p.timer);
                 p.reject(new WeirError(0, `${p.method}: connection closed (code ${ev.code})`));
             }
             this._pending.clear();
             this._emit('close', { code: ev.code, reason: ev.reason });
+            // A socket that drops without a `bye` while in a room: join again.
+            if (current && !this._closing && this.reconnect && this._joinArgs && !this._rejoining)
+                this._rejoin(`socket closed (code ${ev.code})`);
         });
         return new Promise((resolve, reject) => {
             ws.addEventListener('open', () => resolve(), { once: true });
@@ -264,10 +313,14 @@ export class WeirClient {
         const params = msg.params || {};
         switch (msg.method) {
         case 'offer':
-            this._onServerOffer(params.sdp);
+            // Outside a room (after `leave` was sent), a late offer belongs to the
+            // session that ended: applying it would poison the next subscriber PC.
+            if (this._inRoom)
+                this._onServerOffer(params.sdp);
             break;
         case 'trickle':
-            this._onServerTrickle(params.pc, params.candidate);
+            if (this._inRoom)
+                this._onServerTrickle(params.pc, params.candidate);
             break;
         case 'track_published':
             if (params.track)
@@ -283,6 +336,21 @@ export class WeirClient {
                 t.muted = params.muted;
             break;
         }
+        case 'layer_changed':
+            this.layers.set(params.track, { spatial: params.spatial, temporal: params.temporal });
+            break;
+        case 'participant_joined':
+            if (params.participant)
+                this.participants.set(params.participant.id, params.participant);
+            break;
+        case 'participant_left':
+            if (params.participant)
+                this.participants.delete(params.participant.id);
+            break;
+        case 'bye':
+            // The server ends this session on purpose: no rejoin.
+            this._closing = true;
+            break;
         default:
             break;
         }
@@ -302,8 +370,13 @@ export class WeirClient {
             if (opts[k] !== undefined)
                 params[k] = opts[k];
         const result = await this.request('join', params);
+        this._inRoom = true;
+        this._joinArgs = [room, { ...opts }];
         this.participant = result.participant;
         this.room = result.room;
+        this.participants.clear();
+        for (const p of result.participants || [])
+            this.participants.set(p.id, p);
         if (Array.isArray(result.ice_servers) && result.ice_servers.length)
             this.iceServers = result.ice_servers;
         for (const t of result.tracks || [])
@@ -313,21 +386,32 @@ export class WeirClient {
 
     /** Leaves the room and closes both peer connections; the socket stays open. */
     async leave() {
+        this._inRoom = false;
+        this._joinArgs = null;
+        this._published = [];
         this._closePeers();
-        const result = await this.request('leave');
-        this.participant = null;
-        this.room = null;
-        this.tracks.clear();
-        return result;
+        try {
+            return await this.request('leave');
+        } finally {
+            this.participant = null;
+            this.room = null;
+            this.tracks.clear();
+            this.participants.clear();
+            this.layers.clear();
+        }
     }
 
-    /** Closes everything (peer connections and the WebSocket). */
+    /** Closes everything (peer connections and the WebSocket); no reconnection follows. */
     close() {
+        this._closing = true;
+        this._inRoom = false;
+        this._joinArgs = null;
         this._closePeers();
         if (this.ws)
             this.ws.close();
     }
 
+    // Closes both PCs; every track received so far is reported as removed.
     _closePeers() {
         if (this.publisher)
             this.publisher.close();
@@ -337,7 +421,117 @@ export class WeirClient {
         this.subscriber = null;
         this._pub = null;
         this._sub = null;
+        const gone = [...this.received.values()];
         this.received.clear();
+        this._statsPrev.clear();
+        for (const d of gone)
+            this._emit('trackremoved', { trackId: d.trackId, participant: d.participant, mid: d.mid });
+    }
+
+    // ------------------------------------------------------------ recovery
+
+    // A PC failed: restart ICE (publisher: a new offer; subscriber: the server
+    // re-offers by itself with new credentials), rejoin when that does not help.
+    _onPcState(which, pc) {
+        if (!this.reconnect || pc.connectionState !== 'failed' || !this._joinArgs)
+            return;
+        if (which === 'publisher' && pc === this.publisher && !this._iceRestarting) {
+            this._iceRestarting = true;
+            this._emit('reconnecting', { reason: 'publisher ICE failed', attempt: 0 });
+            this.restartIce().then(() => this._waitConnected(pc, 10000)).then((ok) => {
+                this._iceRestarting = false;
+                if (ok)
+                    this._emit('reconnected', { how: 'ice-restart', participant: this.participant });
+                else
+                    this._rejoin('publisher ICE restart did not reconnect');
+            }, () => {
+                this._iceRestarting = false;
+                this._rejoin('publisher ICE restart refused');
+            });
+        } else if (which === 'subscriber' && pc === this.subscriber) {
+            // Weir re-offers with new ICE credentials (at most every 10 s); give it time.
+            this._waitConnected(pc, 15000).then((ok) => {
+                if (ok)
+                    this._emit('reconnected', { how: 'ice-restart', participant: this.participant });
+                else if (pc === this.subscriber)
+                    this._rejoin('subscriber ICE did not come back');
+            });
+        }
+    }
+
+    _waitConnected(pc, timeoutMs) {
+        return new Promise((resolve) => {
+            if (pc.connectionState === 'connected')
+                return resolve(true);
+            const done = (ok) => {
+                clearTimeout(timer);
+                pc.removeEventListener('connectionstatechange', check);
+                resolve(ok);
+            };
+            const check = () => {
+                if (pc.connectionState === 'connected')
+                    done(true);
+                else if (pc.connectionState === 'closed')
+                    done(false);
+            };
+            const timer = setTimeout(() => done(false), timeoutMs);
+            pc.addEventListener('connectionstatechange', check);
+        });
+    }
+
+    /**
+     * Joins the same room again on a fresh socket and fresh peer connections
+     * and publishes the same local tracks again. Runs by itself after a
+     * dropped socket or an unrecoverable ICE failure; a page may call it too.
+     * The participant id changes (the server sees a new session).
+     */
+    rejoin(reason = 'requested') {
+        return this._rejoin(reason);
+    }
+
+    _rejoin(reason) {
+        if (this._rejoining)
+            return this._rejoining;
+        const args = this._joinArgs;
+        if (!args)
+            return Promise.reject(new WeirError(409, 'rejoin: not in a room'));
+        const published = this._published.filter((p) => p.track.readyState === 'live');
+        this._rejoining = (async () => {
+            let delay = this.reconnectDelayMs;
+            for (let attempt = 1; attempt <= this.reconnectAttempts; attempt++) {
+                this._emit('reconnecting', { reason, attempt });
+                this._inRoom = false;
+                this._closePeers();
+                this._published = [];
+                const old = this.ws;
+                this.ws = null;
+                if (old) {
+                    this._closing = true; // this close is ours
+                    old.close();
+                }
+                try {
+                    await this.connect();
+                    this._joinArgs = args;
+                    await this.join(args[0], args[1]);
+                    for (const p of published)
+                        await this._addTracks(p.stream, [p.track], { simulcast: p.simulcast,
+                            source: p.source });
+                    this._emit('reconnected', { how: 'rejoin', participant: this.participant });
+                    return this.participant;
+                } catch (e) {
+                    this.log(`rejoin attempt ${attempt}: ${e.message}`);
+                    if (e instanceof WeirError && [401, 403, 404, 503].includes(e.code))
+                        throw e; // the server said no: retrying will not help
+                    await new Promise((r) => setTimeout(r, delay));
+                    delay *= 2;
+                }
+            }
+            throw new WeirError(0, `rejoin: gave up after ${this.reconnectAttempts} attempts`);
+        })();
+        this._rejoining.catch((e) => this._fail('rejoin', e)).finally(() => {
+            this._rejoining = null;
+        });
+        return this._rejoining;
     }
 
     _newPeer(which) {
@@ -346,8 +540,10 @@ export class WeirClient {
             bundlePolicy: 'max-bundle',
             rtcpMuxPolicy: 'require',
         });
-        pc.addEventListener('connectionstatechange', () =>
-            this._emit('connectionstatechange', { pc: which, state: pc.connectionState }));
+        pc.addEventListener('connectionstatechange', () => {
+            this._emit('connectionstatechange', { pc: which, state: pc.connectionState });
+            this._onPcState(which, pc);
+        });
         return pc;
     }
 
@@ -380,71 +576,301 @@ export class WeirClient {
     // ------------------------------------------------------------ publishing
 
     /**
-     * Publishes a MediaStream on the publisher PC (created on first use).
+     * Publishes the tracks of a MediaStream on the publisher PC (created on
+     * first use; later calls add tracks to it and renegotiate with another
+     * `publish`).
      * opts:
      *   simulcast   true (default): video with DEFAULT_SIMULCAST (rids q/h/f);
      *               false: one encoding; or an array of RTCRtpEncodingParameters
-     *   sources     {[trackId]: 'camera'|'microphone'|'screen'}; default by kind
+     *               (lowest resolution first)
+     *   sources     {[MediaStreamTrack id]: 'camera'|'microphone'|'screen'};
+     *               default by kind
+     *   source      one source for every track of this call (e.g. 'screen')
+     *   tracks      publish only these tracks of the stream
      *   dataChannels labels of data channels to open too (e.g. ['whiteboard'])
-     * Resolves with {pc, transceivers, channels}.
+     * Resolves with {pc, transceivers, channels} (the transceivers of this call).
      */
     async publish(stream, opts = {}) {
-        if (this.publisher)
-            throw new WeirError(409, 'publish: already publishing (renegotiation is not supported yet)');
-        const simulcast = opts.simulcast === undefined ? true : opts.simulcast;
-        const pc = this._newPeer('publisher');
-        const state = { ready: false, localQueue: [], remoteQueue: [], queue: new SerialQueue() };
-        this.publisher = pc;
-        this._pub = state;
-        this._wireLocalCandidates(pc, 'publisher', state);
+        const tracks = opts.tracks || stream.getTracks();
+        return this._addTracks(stream, tracks, opts);
+    }
 
-        const transceivers = [];
-        for (const track of stream.getTracks()) {
+    /**
+     * Publishes a screen share: a MediaStream (from getDisplayMedia, or any
+     * video track such as a canvas capture) as source "screen", one encoding
+     * unless opts.simulcast says otherwise. When the track ends (the browser's
+     * "stop sharing" button) it is unpublished by itself.
+     */
+    async publishScreen(streamOrTrack, opts = {}) {
+        const stream = streamOrTrack instanceof MediaStream ? streamOrTrack :
+            new MediaStream([streamOrTrack]);
+        const res = await this._addTracks(stream, stream.getTracks(),
+            { simulcast: false, ...opts, source: 'screen' });
+        for (const t of res.transceivers) {
+            const track = t.sender.track;
+            track.addEventListener('ended', () => {
+                if (this.publisher && !t.stopped && t.currentDirection !== 'stopped')
+                    this.unpublish(t).catch((e) => this._fail('unpublish screen', e));
+            }, { once: true });
+        }
+        return res;
+    }
+
+    /**
+     * Stops publishing tracks: a transceiver, a MediaStreamTrack, or an array
+     * of either. Their m-lines are stopped and a renegotiating `publish`
+     * follows; the server unpublishes them (`track_unpublished` to the room).
+     * The local tracks are not stopped.
+     */
+    async unpublish(what) {
+        const items = Array.isArray(what) ? what : [what];
+        const pc = this.publisher;
+        if (!pc)
+            throw new WeirError(409, 'unpublish: not publishing');
+        const stop = [];
+        for (const it of items) {
+            const entry = this._published.find((p) => p.transceiver === it || p.track === it);
+            if (entry)
+                stop.push(entry);
+        }
+        if (!stop.length)
+            throw new WeirError(404, 'unpublish: not a published track of this client');
+        this._published = this._published.filter((p) => !stop.includes(p));
+        for (const p of stop)
+            p.transceiver.stop();
+        await this._negotiatePublisher();
+    }
+
+    /** The local tracks being published: [{track, source, mid, transceiver}]. */
+    publishedTracks() {
+        return this._published.map((p) => ({ track: p.track, source: p.source,
+            mid: p.transceiver.mid, transceiver: p.transceiver }));
+    }
+
+    async _addTracks(stream, tracks, opts) {
+        const simulcast = opts.simulcast === undefined ? true : opts.simulcast;
+        let pc = this.publisher;
+        if (!pc) {
+            pc = this._newPeer('publisher');
+            const state = { ready: false, localQueue: [], remoteQueue: [], queue: new SerialQueue() };
+            this.publisher = pc;
+            this._pub = state;
+            this._wireLocalCandidates(pc, 'publisher', state);
+        }
+        const added = [];
+        for (const track of tracks) {
             const init = { direction: 'sendonly', streams: [stream] };
             if (track.kind === 'video' && simulcast)
                 init.sendEncodings = (Array.isArray(simulcast) ? simulcast : DEFAULT_SIMULCAST)
                     .map((e) => ({ ...e }));
-            const source = (opts.sources && opts.sources[track.id]) ||
+            const source = opts.source || (opts.sources && opts.sources[track.id]) ||
                 (track.kind === 'audio' ? 'microphone' : 'camera');
-            transceivers.push({ transceiver: pc.addTransceiver(track, init), source });
+            const transceiver = pc.addTransceiver(track, init);
+            const entry = { transceiver, track, stream, source, simulcast };
+            this._published.push(entry);
+            added.push(entry);
         }
         const channels = {};
         for (const label of opts.dataChannels || [])
             channels[label] = pc.createDataChannel(label, { ordered: true });
+        try {
+            await this._negotiatePublisher();
+        } catch (e) {
+            // The server refused: take the new tracks out again.
+            this._published = this._published.filter((p) => !added.includes(p));
+            for (const p of added)
+                if (this.publisher === pc)
+                    p.transceiver.stop();
+            throw e;
+        }
+        return { pc, transceivers: added.map((t) => t.transceiver), channels };
+    }
 
-        await state.queue.push(async () => {
-            await pc.setLocalDescription(await pc.createOffer());
-            const tracks = transceivers.map(({ transceiver, source }) =>
-                ({ mid: transceiver.mid, source }));
-            const result = await this.request('publish', { sdp: pc.localDescription.sdp, tracks });
+    // One offer/answer round on the publisher PC, with the `tracks` hint of
+    // every live transceiver (a hint applies to its offer only).
+    _negotiatePublisher(offerOptions) {
+        const pc = this.publisher;
+        const state = this._pub;
+        return state.queue.push(async () => {
+            await pc.setLocalDescription(await pc.createOffer(offerOptions));
+            const tracks = this._published.filter((p) => p.transceiver.mid !== null &&
+                !p.transceiver.stopped).map((p) => ({ mid: p.transceiver.mid, source: p.source }));
+            const params = { sdp: pc.localDescription.sdp };
+            if (tracks.length)
+                params.tracks = tracks;
+            let result;
+            try {
+                result = await this.request('publish', params);
+            } catch (e) {
+                // Refused: the server keeps its state; go back to stable.
+                if (pc.signalingState === 'have-local-offer')
+                    await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+                throw e;
+            }
             await pc.setRemoteDescription({ type: 'answer', sdp: result.sdp });
-            this._flushLocal('publisher', state);
-            for (const c of state.remoteQueue.splice(0))
-                await this._addRemoteCandidate(pc, c, 'publisher');
+            // Forward-compatible: a server that returns the ids of the new tracks.
+            for (const t of Array.isArray(result.tracks) ? result.tracks : []) {
+                const p = this._published.find((x) => x.transceiver.mid === t.mid);
+                if (p && t.id)
+                    p.weirId = t.id;
+            }
+            if (!state.ready) {
+                this._flushLocal('publisher', state);
+                for (const c of state.remoteQueue.splice(0))
+                    await this._addRemoteCandidate(pc, c, 'publisher');
+            }
         });
-        return { pc, transceivers: transceivers.map((t) => t.transceiver), channels };
     }
 
     /**
      * ICE restart of the publisher connection (after a network change): a
      * new offer with new ICE credentials on the same connection; the server
      * answers with new ones of its own and media carries on over DTLS-SRTP
-     * as before. Track sources stay as they were.
+     * as before. Track sources stay as they were. Runs by itself when the
+     * publisher connection fails (option reconnect).
      */
     async restartIce() {
-        const pc = this.publisher;
-        if (!pc)
+        if (!this.publisher)
             throw new WeirError(409, 'restartIce: not publishing');
-        await this._pub.queue.push(async () => {
-            await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
-            const result = await this.request('publish', { sdp: pc.localDescription.sdp });
-            await pc.setRemoteDescription({ type: 'answer', sdp: result.sdp });
-        });
+        await this._negotiatePublisher({ iceRestart: true });
     }
 
-    /** A publisher-side mute (the server tells the room with `track_muted`). */
-    mute(trackId, muted) {
+    /**
+     * A publisher-side mute (the server tells the room with `track_muted`).
+     * trackId: a Weir track id. A MediaStreamTrack that this client publishes
+     * is accepted too: it is muted locally (track.enabled) and, when its
+     * Weir id is known (`trackIdOf`), on the server as well.
+     */
+    async mute(trackId, muted) {
+        if (typeof trackId !== 'string') {
+            const local = trackId;
+            local.enabled = !muted;
+            const id = this.trackIdOf(local);
+            if (!id)
+                return { local: true };
+            trackId = id;
+        }
         return this.request('mute', { track: trackId, muted: !!muted });
+    }
+
+    /**
+     * The Weir track id of a local published track, when the server told it.
+     * (Protocol version 1 does not return the ids of one's own tracks in the
+     * `publish` result; this looks for a `tracks: [{mid, id}]` member there,
+     * which a later server may add, and returns null otherwise.)
+     */
+    trackIdOf(localTrack) {
+        const p = this._published.find((x) => x.track === localTrack);
+        return (p && p.weirId) || null;
+    }
+
+    // ------------------------------------------------------------ moderation
+
+    /** Teacher only: action 'mute' | 'kick' | 'allow_publish' | 'deny_publish'. */
+    moderate(action, participant, track) {
+        const params = { action, participant };
+        if (track !== undefined)
+            params.track = track;
+        return this.request('moderate', params);
+    }
+
+    kick(participant) { return this.moderate('kick', participant); }
+    muteParticipant(participant, track) { return this.moderate('mute', participant, track); }
+    allowPublish(participant) { return this.moderate('allow_publish', participant); }
+    denyPublish(participant) { return this.moderate('deny_publish', participant); }
+
+    // ------------------------------------------------------------ statistics
+
+    /**
+     * Connection statistics per track, from both peer connections' getStats():
+     *   { received: [{trackId, participant, kind, source, width, height, fps,
+     *                 bitrate (bit/s since the previous call), packetsReceived,
+     *                 packetsLost, lossPercent, framesDecoded, jitter,
+     *                 layer {spatial, temporal}|null, rtt (s)|null, quality}],
+     *     sent: [{mid, kind, source, rid, width, height, fps, bitrate, packetsSent,
+     *             qualityLimitationReason, rtt|null}],
+     *     rtt: {publisher, subscriber} (s, the ICE candidate pair) }
+     * quality is 'good', 'fair' or 'poor' (loss, round-trip time and, for
+     * video, frame rate; see docs/client-js.md).
+     */
+    async getStats() {
+        const now = performance.now();
+        const out = { received: [], sent: [], rtt: { publisher: null, subscriber: null } };
+        const rate = (id, bytes) => {
+            const prev = this._statsPrev.get(id);
+            this._statsPrev.set(id, { bytes, t: now });
+            if (!prev || now <= prev.t || bytes < prev.bytes)
+                return null;
+            return Math.round((bytes - prev.bytes) * 8000 / (now - prev.t));
+        };
+        const pairRtt = (report) => {
+            let rtt = null;
+            report.forEach((s) => {
+                if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded' &&
+                    typeof s.currentRoundTripTime === 'number')
+                    rtt = s.currentRoundTripTime;
+            });
+            return rtt;
+        };
+        if (this.subscriber) {
+            const pc = this.subscriber;
+            const report = await pc.getStats();
+            const rtt = pairRtt(report);
+            out.rtt.subscriber = rtt;
+            const byMid = new Map();
+            for (const d of this.received.values())
+                byMid.set(d.mid, d);
+            report.forEach((s) => {
+                if (s.type !== 'inbound-rtp' || !byMid.has(s.mid))
+                    return;
+                const d = byMid.get(s.mid);
+                const lost = Math.max(0, s.packetsLost || 0);
+                const total = lost + (s.packetsReceived || 0);
+                const info = this.tracks.get(d.trackId) || d.info || {};
+                const e = {
+                    trackId: d.trackId, participant: d.participant, kind: s.kind,
+                    source: info.source || null, muted: !!info.muted,
+                    width: s.frameWidth ?? null, height: s.frameHeight ?? null,
+                    fps: s.framesPerSecond ?? null, framesDecoded: s.framesDecoded ?? null,
+                    bitrate: rate(`in-${d.trackId}`, s.bytesReceived || 0),
+                    packetsReceived: s.packetsReceived || 0, packetsLost: lost,
+                    lossPercent: total ? (100 * lost) / total : 0,
+                    jitter: s.jitter ?? null, layer: this.layers.get(d.trackId) || null, rtt,
+                };
+                e.quality = quality(e);
+                out.received.push(e);
+            });
+        }
+        if (this.publisher) {
+            const report = await this.publisher.getStats();
+            out.rtt.publisher = pairRtt(report);
+            const remote = new Map();
+            report.forEach((s) => {
+                if (s.type === 'remote-inbound-rtp')
+                    remote.set(s.localId, s);
+            });
+            report.forEach((s) => {
+                if (s.type !== 'outbound-rtp')
+                    return;
+                const p = this._published.find((x) => x.transceiver.mid === s.mid);
+                const r = remote.get(s.id);
+                out.sent.push({
+                    mid: s.mid, kind: s.kind, source: p ? p.source : null, rid: s.rid || null,
+                    width: s.frameWidth ?? null, height: s.frameHeight ?? null,
+                    fps: s.framesPerSecond ?? null, packetsSent: s.packetsSent || 0,
+                    bitrate: rate(`out-${s.id}`, s.bytesSent || 0),
+                    qualityLimitationReason: s.qualityLimitationReason ?? null,
+                    rtt: r && typeof r.roundTripTime === 'number' ? r.roundTripTime : out.rtt.publisher,
+                });
+            });
+        }
+        return out;
+    }
+
+    /** The getStats() entry of one received track (by Weir track id), or null. */
+    async trackStats(trackId) {
+        const s = await this.getStats();
+        return s.received.find((e) => e.trackId === trackId) || null;
     }
 
     // ------------------------------------------------------------ receiving

@@ -89,16 +89,16 @@ def make_web_root(path):
 class Driver:
     """tests/browser/e2e.mjs as a child process speaking JSON lines on stdout."""
 
-    def __init__(self, url, room):
-        self.cmd = ["node", os.path.join(BROWSER_DIR, "e2e.mjs"), "--url", url, "--room", room,
-                    "--chromium", CHROMIUM, "--hold"]
+    def __init__(self, url, room, script="e2e.mjs", extra=("--hold",)):
+        self.cmd = ["node", os.path.join(BROWSER_DIR, script), "--url", url, "--room", room,
+                    "--chromium", CHROMIUM, *extra]
         self.proc = subprocess.Popen(self.cmd, cwd=BROWSER_DIR, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.stderr = b""
         self.buf = b""
         self.eof = set()
 
-    def next_event(self, deadline):
+    def next_event(self, deadline, timeout_s=DRIVER_TIMEOUT_S):
         """The next JSON line on stdout (None at EOF); stderr is echoed as it comes."""
         while True:
             if b"\n" in self.buf:
@@ -110,7 +110,7 @@ class Driver:
                     continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"browser driver: no event within {DRIVER_TIMEOUT_S} s\n"
+                raise AssertionError(f"browser driver: no event within {timeout_s} s\n"
                                      + self.stderr.decode(errors="replace")[-6000:])
             streams = [f for f in (self.proc.stdout, self.proc.stderr) if f not in self.eof]
             if self.proc.stdout in self.eof:
