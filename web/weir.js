@@ -708,7 +708,7 @@ export class WeirClient {
                 throw e;
             }
             await pc.setRemoteDescription({ type: 'answer', sdp: result.sdp });
-            // Forward-compatible: a server that returns the ids of the new tracks.
+            // Weir lists the publisher's own tracks ({id, mid, ...}) in the result.
             for (const t of Array.isArray(result.tracks) ? result.tracks : []) {
                 const p = this._published.find((x) => x.transceiver.mid === t.mid);
                 if (p && t.id)
@@ -754,10 +754,10 @@ export class WeirClient {
     }
 
     /**
-     * The Weir track id of a local published track, when the server told it.
-     * (Protocol version 1 does not return the ids of one's own tracks in the
-     * `publish` result; this looks for a `tracks: [{mid, id}]` member there,
-     * which a later server may add, and returns null otherwise.)
+     * The Weir track id of a local published track, from the `tracks` member
+     * of the `publish` result (a Weir addition to protocol version 1: each
+     * entry has the `mid` of its m-line and the track `id`); null before the
+     * answer or from a server that does not send it.
      */
     trackIdOf(localTrack) {
         const p = this._published.find((x) => x.track === localTrack);
