@@ -400,6 +400,13 @@ try {
             await pages.c_student.click('#btn-mic');
             const micOff = await call('c_student', () => document.querySelector('#btn-mic')
                 .getAttribute('aria-pressed'));
+            // The mute reaches the room: the teacher's page marks the student's tile.
+            const heard = await until('the teacher page shows the student muted', T(5000),
+                async () => {
+                    const shown = await call('c_teacher', () => [...document.querySelectorAll(
+                        '.tile:not(.local) .mic-off')].some((m) => !m.hidden));
+                    return { done: shown, shown };
+                });
             if (args.shots) {
                 for (const n of ['c_teacher', 'c_student']) {
                     const path = join(args.shots, `classroom-${n}.png`);
@@ -431,7 +438,8 @@ try {
                     result.shots.push(path);
                 }
             }
-            return { tiles, camera_toggle_pressed: camOff, mic_pressed: micOff, room_full: full };
+            return { tiles, camera_toggle_pressed: camOff, mic_pressed: micOff,
+                mute_heard_by_teacher: heard.shown, room_full: full };
         });
     }
 } finally {

@@ -252,6 +252,7 @@ def test_inner_classroom_page(scenario):
         other = [t for t in tiles if not t["teacher"]][0]
         assert teacher[0]["w"] > other["w"] * 1.5, tiles  # the teacher's tile is the large one
     assert st["camera_toggle_pressed"] == "true" and st["mic_pressed"] == "true", st
+    assert st["mute_heard_by_teacher"], st  # the mic button muted the track on the server
     assert st["room_full"] and "full" in st["room_full"].lower(), st
     shots = scenario["result"]["shots"]
     assert len(shots) == 3 and all(os.path.getsize(p) > 10_000 for p in shots), shots
