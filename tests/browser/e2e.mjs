@@ -31,13 +31,14 @@
 // admin API meanwhile). Progress goes to stderr; stdout carries JSON lines,
 // the last being {"event":"result", ...}.
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+
+import { CHROMIUM_FLAGS, chromiumVersion, createHarness } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(join(here, 'package.json'));
@@ -61,27 +62,6 @@ function parseArgs(argv) {
 }
 
 const args = parseArgs(process.argv);
-const T = (ms) => ms * args.timeoutScale;
-const t0 = Date.now();
-const elapsed = () => Date.now() - t0;
-const log = (...m) => console.error(`[e2e ${(elapsed() / 1000).toFixed(1)}s]`, ...m);
-const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const CHROMIUM_FLAGS = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream',
-    '--allow-loopback-in-peer-connection',
-];
-
 const result = {
     event: 'result',
     room: args.room,
@@ -92,51 +72,9 @@ const result = {
     pages: {},
 };
 
-// Runs one step; failures are recorded, not thrown.
-async function step(name, fn) {
-    const started = elapsed();
-    log(`step ${name}: start`);
-    try {
-        const details = await fn();
-        result.steps[name] = { ok: true, ms: elapsed() - started, ...(details || {}) };
-        log(`step ${name}: ok`, JSON.stringify(details || {}));
-    } catch (e) {
-        result.steps[name] = { ok: false, ms: elapsed() - started, error: String(e && e.message || e),
-            ...(e && e.details ? e.details : {}) };
-        log(`step ${name}: FAILED: ${e && e.message}`);
-    }
-}
-
-function fail(message, details) {
-    const e = new Error(message);
-    e.details = details;
-    return e;
-}
-
-// Polls check() (which returns a value, or null/false to keep waiting) until timeout.
-async function until(what, timeoutMs, check, intervalMs = 250) {
-    const deadline = Date.now() + timeoutMs;
-    let last = null;
-    for (;;) {
-        const r = await check();
-        if (r && r.done)
-            return r;
-        last = r;
-        if (Date.now() > deadline)
-            throw fail(`${what}: not within ${timeoutMs} ms`, { last });
-        await sleep(intervalMs);
-    }
-}
-
-const version = (() => {
-    try {
-        return execFileSync(args.chromium, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] })
-            .toString().trim();
-    } catch (e) {
-        return `unknown (${e.message})`;
-    }
-})();
-result.chromium = version;
+const { T, elapsed, log, emit, sleep, fail, step, until } = createHarness('e2e', args.timeoutScale,
+    result);
+result.chromium = chromiumVersion(args.chromium);
 
 const profile = mkdtempSync(join(tmpdir(), 'weir-e2e-'));
 const context = await chromium.launchPersistentContext(profile, {

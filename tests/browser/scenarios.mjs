@@ -38,12 +38,13 @@
 //                 (--full-room, a room for one) a third page sees "room is full"
 // stdout: JSON lines, the last {"event":"result", ...}; progress on stderr.
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { CHROMIUM_FLAGS, chromiumVersion, createHarness } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(join(here, 'package.json'));
@@ -69,69 +70,19 @@ function parseArgs(argv) {
 }
 
 const args = parseArgs(process.argv);
-const T = (ms) => ms * args.timeoutScale;
-const t0 = Date.now();
-const elapsed = () => Date.now() - t0;
-const log = (...m) => console.error(`[scen ${(elapsed() / 1000).toFixed(1)}s]`, ...m);
-const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const CHROMIUM_FLAGS = [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    '--allow-loopback-in-peer-connection',
-    // Background pages must keep decoding and painting at full rate.
-    '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-    '--disable-backgrounding-occluded-windows',
-];
+// Background pages must keep decoding and painting at full rate.
+const SCENARIO_FLAGS = [...CHROMIUM_FLAGS, '--disable-background-timer-throttling',
+    '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];
 
 const result = { event: 'result', chromium: null, steps: {}, figures: {}, pages: {}, shots: [] };
 
-async function step(name, fn) {
-    const started = elapsed();
-    log(`step ${name}: start`);
-    try {
-        const details = await fn();
-        result.steps[name] = { ok: true, ms: elapsed() - started, ...(details || {}) };
-        log(`step ${name}: ok`, JSON.stringify(details || {}).slice(0, 1500));
-    } catch (e) {
-        result.steps[name] = { ok: false, ms: elapsed() - started, error: String(e && e.message || e),
-            ...(e && e.details ? e.details : {}) };
-        log(`step ${name}: FAILED: ${e && e.message}`, JSON.stringify(e.details || {}).slice(0, 3000));
-    }
-}
-
-function fail(message, details) {
-    const e = new Error(message);
-    e.details = details;
-    return e;
-}
-
-async function until(what, timeoutMs, check, intervalMs = 250) {
-    const deadline = Date.now() + timeoutMs;
-    let last = null;
-    for (;;) {
-        const r = await check();
-        if (r && r.done)
-            return r;
-        last = r;
-        if (Date.now() > deadline)
-            throw fail(`${what}: not within ${timeoutMs} ms`, { last });
-        await sleep(intervalMs);
-    }
-}
-
-try {
-    result.chromium = execFileSync(args.chromium, ['--version'],
-        { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-} catch (e) {
-    result.chromium = `unknown (${e.message})`;
-}
+const { T, elapsed, log, emit, sleep, fail, step, until } = createHarness('scen', args.timeoutScale,
+    result);
+result.chromium = chromiumVersion(args.chromium);
 
 const profile = mkdtempSync(join(tmpdir(), 'weir-scen-'));
 const context = await chromium.launchPersistentContext(profile, {
-    executablePath: args.chromium, headless: true, args: CHROMIUM_FLAGS,
+    executablePath: args.chromium, headless: true, args: SCENARIO_FLAGS,
     viewport: { width: 1280, height: 800 },
 });
 const pages = {};

@@ -1,31 +1,15 @@
 """aiortc as the third-party WebRTC peer of the end-to-end tests.
 
 aioice gathers every interface address except exactly 127.0.0.1, so these
-tests re-execute themselves inside a private network namespace (`unshare
--n`) whose only addresses are loopback ones (127.0.0.1 for Weir, 127.0.0.2
-for aiortc). Nothing is ever sent outside 127.0.0.0/8. aiortc 1.4.0 does
+tests run inside a private network namespace (netns.py). aiortc 1.4.0 does
 not trickle: it puts its candidates in its own SDP and needs Weir's in the
 SDP it is given, so the helpers collect Weir's trickled candidates first.
 """
 import asyncio
-import os
-import shutil
-import subprocess
-import sys
 import time
 
-import pytest
-
-IN_NETNS = os.environ.get("WEIR_TEST_IN_NETNS") == "1"
-
-# lo up, then a second loopback address for aiortc: on a dummy interface when
-# the kernel has the module, else on lo itself (both keep everything on 127/8).
-NETNS_SETUP = (
-    "ip link set lo up && "
-    "{ { ip link add d0 type dummy 2>/dev/null && ip addr add 127.0.0.2/8 dev d0 && "
-    "ip link set d0 up; } || ip addr add 127.0.0.2/8 dev lo; }"
-)
-
+from netns import IN_NETNS, NETNS_SETUP  # noqa: F401 (re-exported for the tests)
+from netns import run_inner_in_netns as netns_run
 
 def have_aiortc():
     try:
@@ -36,22 +20,8 @@ def have_aiortc():
 
 
 def run_inner_in_netns(test_file, timeout=240):
-    """Runs the tests named *inner* of test_file inside a fresh network namespace."""
-    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
-        pytest.skip("needs root, unshare and ip (iproute2) for a private network namespace")
-    if not have_aiortc():
-        pytest.skip("python3-aiortc is not installed")
-    env = dict(os.environ, WEIR_TEST_IN_NETNS="1")
-    here = os.path.dirname(os.path.abspath(test_file))
-    cmd = ["unshare", "-n", "sh", "-c",
-           NETNS_SETUP + ' && exec "$0" -m pytest -q -s -p no:cacheprovider -k inner "$1"',
-           sys.executable, os.path.abspath(test_file)]
-    r = subprocess.run(cmd, env=env, cwd=here, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=timeout)
-    out = r.stdout.decode(errors="replace")
-    print(out[-6000:])
-    assert r.returncode == 0, f"inner run failed (rc={r.returncode}):\n{out}"
-    assert " passed" in out, out
+    """netns.run_inner_in_netns for tests that need aiortc."""
+    netns_run(test_file, timeout, [] if have_aiortc() else ["python3-aiortc"])
 
 
 def add_candidates(sdp, candidates):

@@ -27,10 +27,9 @@ import time
 
 import pytest
 
-from aiortc_peer import NETNS_SETUP
+from netns import IN_NETNS, run_inner_in_netns
 from conftest import ServerFactory, unique_room, weir_bin
 
-IN_NETNS = os.environ.get("WEIR_TEST_IN_NETNS") == "1"
 ADMIN_KEY = "browser-test-admin-key"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.environ.get("WEIR_SOURCE_ROOT") or os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -43,8 +42,6 @@ ADMIN_WAIT_S = 15
 def missing_requirements():
     """What the browser tests lack on this machine, as sentences ([] when ready)."""
     out = []
-    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
-        out.append("root, unshare and ip (iproute2) for a private network namespace")
     if not os.access(CHROMIUM, os.X_OK):
         out.append(f"{CHROMIUM} (Debian package chromium)")
     if not shutil.which("node"):
@@ -57,19 +54,7 @@ def missing_requirements():
 
 @pytest.mark.skipif(IN_NETNS, reason="outer driver only")
 def test_browser_in_netns():
-    missing = missing_requirements()
-    if missing:
-        pytest.skip("browser tests need " + "; ".join(missing))
-    env = dict(os.environ, WEIR_TEST_IN_NETNS="1")
-    cmd = ["unshare", "-n", "sh", "-c",
-           NETNS_SETUP + ' && exec "$0" -m pytest -q -s -p no:cacheprovider -k inner "$1"',
-           sys.executable, os.path.abspath(__file__)]
-    r = subprocess.run(cmd, env=env, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=DRIVER_TIMEOUT_S + 60)
-    out = r.stdout.decode(errors="replace")
-    print(out[-20000:])
-    assert r.returncode == 0, f"inner run failed (rc={r.returncode}):\n{out[-20000:]}"
-    assert " passed" in out and " failed" not in out, out[-20000:]
+    run_inner_in_netns(__file__, timeout=DRIVER_TIMEOUT_S + 60, missing=missing_requirements())
 
 
 # ---------------------------------------------------------------- inside the namespace

@@ -14,14 +14,13 @@ weir-client test skips and the rest runs.
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 
-from aiortc_peer import NETNS_SETUP
+from netns import run_inner_in_netns
 from conftest import ServerFactory, unique_room, weir_bin
-from test_browser import (CHROMIUM, DRIVER_TIMEOUT_S, IN_NETNS, Driver, make_web_root,
+from test_browser import (DRIVER_TIMEOUT_S, IN_NETNS, Driver, make_web_root,
                           missing_requirements)
 
 ADMIN_KEY = "browser-scenarios-admin-key"
@@ -33,19 +32,7 @@ WC_MIN_FRAMES = 100
 
 @pytest.mark.skipif(IN_NETNS, reason="outer driver only")
 def test_browser_scenarios_in_netns():
-    missing = missing_requirements()
-    if missing:
-        pytest.skip("browser tests need " + "; ".join(missing))
-    env = dict(os.environ, WEIR_TEST_IN_NETNS="1")
-    cmd = ["unshare", "-n", "sh", "-c",
-           NETNS_SETUP + ' && exec "$0" -m pytest -q -s -rs -p no:cacheprovider -k inner "$1"',
-           sys.executable, os.path.abspath(__file__)]
-    r = subprocess.run(cmd, env=env, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=DRIVER_TIMEOUT_S + 60)
-    out = r.stdout.decode(errors="replace")
-    print(out[-20000:])
-    assert r.returncode == 0, f"inner run failed (rc={r.returncode}):\n{out[-20000:]}"
-    assert " passed" in out and " failed" not in out, out[-20000:]
+    run_inner_in_netns(__file__, timeout=DRIVER_TIMEOUT_S + 60, missing=missing_requirements())
 
 
 # ---------------------------------------------------------------- inside the namespace
