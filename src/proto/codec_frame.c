@@ -71,7 +71,9 @@ int weir_av1_frame_info(const uint8_t *p, size_t len, weir_frame_info *out)
 {
     if (len < 1)
         return -WEIR_EINVAL;
-    out->frame_start = (p[0] & 0x80) == 0; /* Z */
-    out->is_keyframe = (p[0] & 0x08) != 0; /* N */
+    out->frame_start = (p[0] & 0x80) == 0; /* Z clear */
+    /* N marks the first packet of a coded video sequence, which cannot continue
+     * an earlier OBU (Z): N with Z is malformed and not taken as a keyframe. */
+    out->is_keyframe = out->frame_start && (p[0] & 0x08) != 0;
     return 0;
 }

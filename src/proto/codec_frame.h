@@ -34,7 +34,8 @@ int weir_h264_frame_info(const uint8_t *payload, size_t len, weir_frame_info *ou
 int weir_vp9_frame_info(const uint8_t *payload, size_t len, weir_frame_info *out);
 /**
  * AV1: frame start = Z clear (the first OBU element is not a continuation);
- * keyframe = N set (the packet begins a new coded video sequence).
+ * keyframe = N set on a frame start (the packet begins a new coded video
+ * sequence; N with Z set is malformed and not a keyframe).
  * -WEIR_EINVAL for an empty payload.
  */
 int weir_av1_frame_info(const uint8_t *payload, size_t len, weir_frame_info *out);

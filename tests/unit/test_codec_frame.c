@@ -70,5 +70,8 @@ Test(codec_frame, av1_aggregation_header)
     cr_assert(fi.is_keyframe && fi.frame_start);
     cr_assert_eq(weir_av1_frame_info(continuation, sizeof continuation, &fi), 0);
     cr_assert(!fi.is_keyframe && !fi.frame_start);
+    const uint8_t n_with_z[] = {0x98, 0x00}; /* Z and N: malformed, found by fuzz_codec_frame */
+    cr_assert_eq(weir_av1_frame_info(n_with_z, sizeof n_with_z, &fi), 0);
+    cr_assert(!fi.is_keyframe && !fi.frame_start);
     cr_assert_eq(weir_av1_frame_info(seq_start, 0, &fi), -WEIR_EINVAL);
 }
