@@ -12,6 +12,7 @@
  */
 #include <criterion/criterion.h>
 
+#include "support/sdp_edit.h"
 #include "support/test_data.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -753,41 +754,10 @@ Test(subscriber_answer, chromium_desc)
 
 /* ---- answers refused: Chromium's, edited ---- */
 
-static char *replace_all(char *text, const char *from, const char *to)
-{
-    size_t fl = strlen(from), tl = strlen(to), cap = strlen(text) + 1, len = 0;
-    for (const char *p = text; (p = strstr(p, from)); p += fl)
-        cap += tl;
-    char *out = weir_malloc(cap);
-    const char *p = text;
-    for (const char *hit; (hit = strstr(p, from)); p = hit + fl) {
-        memcpy(out + len, p, (size_t)(hit - p));
-        len += (size_t)(hit - p);
-        memcpy(out + len, to, tl);
-        len += tl;
-    }
-    strcpy(out + len, p);
-    weir_free(text);
-    return out;
-}
-
 /* Every line starting with prefix removed. */
 static char *drop_lines(char *text, const char *prefix)
 {
-    char *out = weir_malloc(strlen(text) + 1);
-    size_t len = 0;
-    for (char *line = text; *line;) {
-        char *eol = strstr(line, "\r\n");
-        char *next = eol ? eol + 2 : line + strlen(line);
-        if (strncmp(line, prefix, strlen(prefix))) {
-            memcpy(out + len, line, (size_t)(next - line));
-            len += (size_t)(next - line);
-        }
-        line = next;
-    }
-    out[len] = '\0';
-    weir_free(text);
-    return out;
+    return edit_lines(text, prefix, NULL);
 }
 
 static const struct refuse_answer_row {
