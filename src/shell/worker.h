@@ -34,6 +34,11 @@ typedef struct weir_worker_media {
     const char *rtp_dump_dir;   /* NULL or "" = off (shell/rtp_dump.h) */
     uint32_t rtp_dump_max_packets;
     struct weir_mesh *mesh; /* packet rings between workers (shell/mesh.h) */
+    /* Data channels (SCTP on the publisher PC, shell/datachannel.c): */
+    uint32_t dc_max_message_size;   /* accepted and announced; 0 = WEIR_SCTP_DEFAULT_MAX_MESSAGE */
+    uint32_t dc_max_buffered;       /* per channel queue before the channel is closed; 0 = 1 MiB */
+    uint32_t dc_flood_messages_per_s; /* per sender, all channels; 0 = unlimited */
+    uint32_t dc_flood_bytes_per_s;    /* per sender, all channels; 0 = unlimited */
 } weir_worker_media;
 
 #define WEIR_WORKER_MAX_OFFER_CANDIDATES 32
@@ -60,6 +65,19 @@ typedef struct weir_worker_trickle {
 } weir_worker_trickle;
 
 #define WEIR_WORKER_MAX_SUB_MEDIA 64
+
+/*
+ * Payload of WEIR_WORKER_CMD_DATA_SEND and WEIR_WORKER_CMD_DATA_CLOSE (heap,
+ * one allocation: weir_malloc(sizeof + len), freed by the worker): one
+ * message to one data channel of the peer's publisher PC, or, for CLOSE,
+ * the reason (UTF-8, for the log) of closing that channel.
+ */
+typedef struct weir_worker_data {
+    uint16_t stream;
+    bool binary;
+    uint32_t len;
+    uint8_t data[];
+} weir_worker_data;
 
 /* Payload of WEIR_WORKER_CMD_SUBSCRIBER_START: create the subscriber PC's ICE agent and gather. */
 typedef struct weir_worker_sub_start {
@@ -128,6 +146,8 @@ typedef enum {
     WEIR_WORKER_CMD_KEYFRAME,          /* payload: weir_worker_track_control; peer_id unused */
     WEIR_WORKER_CMD_MUTE,              /* payload: weir_worker_track_control; peer_id unused */
     WEIR_WORKER_CMD_PREFERENCES, /* payload: weir_worker_track_control; the subscriber's peer */
+    WEIR_WORKER_CMD_DATA_SEND,   /* payload: weir_worker_data; a message to one channel */
+    WEIR_WORKER_CMD_DATA_CLOSE,  /* payload: weir_worker_data (data = reason); close a channel */
 } weir_worker_cmd_type;
 
 typedef struct weir_worker_cmd {
@@ -150,6 +170,11 @@ typedef enum {
     WEIR_WORKER_EVENT_LAYER_CHANGED,   /* handle, spatial, temporal: what the peer now receives */
     WEIR_WORKER_EVENT_KEYFRAME_NEEDED, /* handle, spatial: for a producer on another worker */
     WEIR_WORKER_EVENT_AUDIO_LEVEL,     /* handle, level (-dBov, 127 silent), voice */
+    /* Data channels of the publisher PC (stream = SCTP stream id of the channel): */
+    WEIR_WORKER_EVENT_DATA_OPEN,    /* stream; text: the label (opened by the client) */
+    WEIR_WORKER_EVENT_DATA_MESSAGE, /* stream, binary, data/data_len (heap: the control frees) */
+    WEIR_WORKER_EVENT_DATA_CLOSED,  /* stream; text: why (client closed, buffer full, ...) */
+    WEIR_WORKER_EVENT_DATA_DRAINED, /* stream, sent_total: its send queue became empty */
 } weir_worker_event_type;
 
 typedef enum {
@@ -181,6 +206,12 @@ typedef struct weir_worker_event {
     int8_t temporal;
     uint8_t level;
     bool voice;
+    /* DATA_*: */
+    uint16_t stream;
+    bool binary;
+    uint8_t *data; /* DATA_MESSAGE: weir_malloc'd, owned by whoever polls the event */
+    uint32_t data_len;
+    uint64_t sent_total; /* DATA_DRAINED: message bytes the channel handed to SCTP since open */
 } weir_worker_event;
 
 const char *weir_publisher_state_name(weir_publisher_state s);
