@@ -12,6 +12,9 @@
  * core: weir_sctp_poll_transmit gives the SCTP packets to encrypt and send
  * as DTLS records, weir_sctp_poll_event the channel events and messages.
  *
+ * Not a pure layer (it locks), hence shell/: the worker and weir-client both
+ * use it.
+ *
  * Threads: usrsctp is one stack per process. Its timers run from
  * weir_sctp_global_tick, which any thread may call (workers call it from
  * their 10 ms tick; only one runs the timers at a time), so usrsctp may
@@ -33,8 +36,8 @@
  * is skipped, DTLS already authenticates), a bad DCEP message closes its
  * channel, and everything else is counted in weir_sctp_stats.
  */
-#ifndef WEIR_PEER_SCTP_H
-#define WEIR_PEER_SCTP_H
+#ifndef WEIR_SHELL_SCTP_H
+#define WEIR_SHELL_SCTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
