@@ -25,6 +25,7 @@ RUN_PACKAGES=(
     libnice-dev
     libglib2.0-dev
     libsrtp2-dev
+    libusrsctp-dev # SCTP for data channels (shell/sctp.c)
     libopus-dev
     libvpx-dev
 )
@@ -41,6 +42,13 @@ TEST_PACKAGES=(
     python3-aiortc # end-to-end publish test (WebRTC client)
     iproute2 # ip: the end-to-end tests' private network namespaces
     chromium # tests/integration/test_browser.py (headless, driven by npm's playwright-core)
+    ffmpeg # tests/integration/test_taps.py: opens a tap's SDP and decodes it
+    gstreamer1.0-tools # test_taps.py: gst-launch-1.0 with sdpdemux (skipped without these)
+    gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad
+    gstreamer1.0-libav
+    janus # benchmarks/compare.py and tests/integration/test_load_smoke.py (Weir vs Janus videoroom)
 )
 
 die() {

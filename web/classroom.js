@@ -1,9 +1,18 @@
-// The classroom page at GET / (web/index.html): join form, a video grid with
-// the teacher (or a screen share) large, microphone / camera / screen-share
-// toggles, per-tile overlay (layer and bitrate received), a connection-quality
-// badge per participant, clear error messages. Built on weir.js only.
+// The classroom page at GET / (web/index.html): join form, the whiteboard
+// and chat (classroom-board.js), a video column with the teacher (or a screen
+// share) large, microphone / camera / screen-share toggles, per-tile overlay
+// (layer and bitrate received), a connection-quality badge per participant,
+// clear error messages. Built on weir.js only.
+//
+// Everyone opens the `whiteboard` and `chat` data channels, with or without a
+// camera: a student who joins without one (or whose browser denied it) still
+// watches, draws and chats, and may start the camera later.
+//
+// window.classroom exposes the client, the board and the chat panel to tests
+// and to the browser console.
 
 import { WeirClient, WeirError } from '/weir.js';
+import { ClassroomBoard } from '/classroom-board.js';
 
 const $ = (sel) => document.querySelector(sel);
 window.classroomErrors = [];
@@ -12,7 +21,6 @@ const ui = {
     lobby: $('#lobby'), form: $('#join-form'), error: $('#join-error'), classroom: $('#classroom'),
     grid: $('#grid'), roomLabel: $('#room-label'), conn: $('#conn-state'), roomError: $('#room-error'),
     mic: $('#btn-mic'), camera: $('#btn-camera'), screen: $('#btn-screen'), leave: $('#btn-leave'),
-    whiteboard: $('#whiteboard'),
 };
 
 let client = null;
@@ -21,6 +29,8 @@ let share = null; // {stream, transceivers} while sharing the screen
 let statsTimer = null;
 const people = new Map(); // participant id → {id, display, role}
 const tiles = new Map(); // key (participant id, or 'screen:'+track id, or 'local') → tile element
+const board = new ClassroomBoard((text) => window.classroomErrors.push(text));
+window.classroom = { board, get client() { return client; }, get media() { return media; } };
 
 // Prefill from the URL: /?room=physics-101&name=Ada&token=...
 const q = new URLSearchParams(location.search);
@@ -30,10 +40,12 @@ for (const k of ['room', 'name', 'token', 'role'])
 
 function explain(e) {
     if (e && e.name === 'NotAllowedError')
-        return 'Camera or microphone access was denied. Allow it for this site in the browser ' +
-            'settings, or untick "Camera and microphone" to join and watch only.';
+        return 'Camera and microphone access was denied, so you are not on camera. You can still ' +
+            'watch, draw on the whiteboard and chat. To go on camera, allow the camera and ' +
+            'microphone for this site in the browser settings, then press "Start camera".';
     if (e && e.name === 'NotFoundError')
-        return 'No camera or microphone was found. Untick "Camera and microphone" to watch only.';
+        return 'No camera or microphone was found. You can still watch, draw on the whiteboard ' +
+            'and chat.';
     if (e && e.name === 'NotReadableError')
         return 'The camera or microphone is in use by another application.';
     if (e instanceof WeirError) {
@@ -80,7 +92,7 @@ function makeTile(key, { display, role, local = false, screen = false }) {
     tile.classList.toggle('teacher', role === 'teacher' && !screen);
     const initials = (display || '?').split(/\s+/).map((w) => w[0]).join('').slice(0, 2).toUpperCase();
     tile.innerHTML = `<video autoplay playsinline muted></video>
-        <div class="placeholder" hidden></div>
+        <div class="placeholder"></div>
         <div class="overlay" hidden></div>
         <span class="badge" hidden></span>
         <div class="label"><span class="name"></span><span class="role"></span>
@@ -162,35 +174,68 @@ async function join(room, display, token, role, withMedia) {
     history.replaceState(null, '', `?room=${encodeURIComponent(room)}`);
     for (const p of joined.participants)
         makeTile(p.id, p);
+    board.attach(client, me, people);
     const mayPublish = me.role === 'teacher' || me.role === 'student';
-    for (const b of [ui.mic, ui.camera, ui.screen])
-        b.disabled = !mayPublish;
+    ui.screen.disabled = !mayPublish;
     const local = makeTile('local', { display: me.display, role: me.role, local: true });
-    if (!mayPublish || !withMedia) {
-        local.querySelector('.placeholder').hidden = false;
-        ui.mic.disabled = ui.camera.disabled = true;
-    } else {
-        try {
-            media = await navigator.mediaDevices.getUserMedia({
-                audio: true, video: { width: { ideal: 1280 }, height: { ideal: 720 } },
-            });
-        } catch (e) {
-            showError(ui.roomError, e);
-            local.querySelector('.placeholder').hidden = false;
-            ui.mic.disabled = ui.camera.disabled = true;
-        }
-        if (media) {
-            for (const t of media.getTracks())
-                attach(local, t);
-            try {
-                const pub = await client.publish(media, { dataChannels: ['whiteboard'] });
-                wireWhiteboard(pub.channels.whiteboard);
-            } catch (e) {
-                showError(ui.roomError, e);
-            }
-        }
-    }
     statsTimer = setInterval(updateStats, 1000);
+    if (mayPublish && withMedia && await startCamera())
+        return; // the camera's publish opened the channels too
+    setCameraButton();
+    await openChannels();
+}
+
+// The whiteboard and chat channels without media (a publisher PC with data channels only).
+async function openChannels() {
+    try {
+        await client.openChannels(['whiteboard', 'chat']);
+    } catch (e) {
+        board.unavailable(`The whiteboard and chat are not available: ${explain(e)}`);
+        window.classroomErrors.push(`openChannels: ${e.message}`);
+    }
+}
+
+// Camera and microphone on, published with the data channels (the first
+// `publish`, or a renegotiation when the channels are already open). False
+// when the browser gave no camera (the reason is on the page).
+async function startCamera() {
+    try {
+        media = await navigator.mediaDevices.getUserMedia({
+            audio: true, video: { width: { ideal: 1280 }, height: { ideal: 720 } },
+        });
+    } catch (e) {
+        media = null;
+        showError(ui.roomError, e);
+        setCameraButton();
+        return false;
+    }
+    const local = tiles.get('local');
+    for (const t of media.getTracks())
+        attach(local, t);
+    setCameraButton();
+    try {
+        await client.publish(media, { dataChannels: ['whiteboard', 'chat'] });
+    } catch (e) {
+        showError(ui.roomError, e);
+        return false;
+    }
+    return true;
+}
+
+// Without a camera the camera button offers to start it; with one it toggles it.
+function setCameraButton() {
+    const mayPublish = client && client.participant &&
+        ['teacher', 'student'].includes(client.participant.role);
+    ui.camera.disabled = !mayPublish;
+    ui.mic.disabled = !mayPublish || !media;
+    if (!media) {
+        ui.camera.setAttribute('aria-pressed', 'false');
+        ui.camera.textContent = 'Start camera';
+        ui.camera.dataset.start = '1';
+    } else if (ui.camera.dataset.start) {
+        delete ui.camera.dataset.start;
+        ui.camera.textContent = 'Camera off';
+    }
 }
 
 function wireEvents(c) {
@@ -348,7 +393,14 @@ ui.mic.addEventListener('click', async () => {
 });
 
 ui.camera.addEventListener('click', async () => {
-    const track = media && media.getVideoTracks()[0];
+    if (!media) {
+        ui.camera.disabled = true;
+        ui.roomError.hidden = true;
+        await startCamera();
+        setCameraButton();
+        return;
+    }
+    const track = media.getVideoTracks()[0];
     if (!track)
         return;
     const off = ui.camera.getAttribute('aria-pressed') !== 'true';
@@ -430,53 +482,13 @@ function teardown() {
     ui.roomError.hidden = true;
     ui.roomLabel.textContent = '';
     ui.conn.hidden = true;
-    ui.whiteboard.hidden = true;
-}
-
-// ------------------------------------------------------------ whiteboard
-
-// Shown once the `whiteboard` data channel opens (the server relays it in
-// one order to everyone, with the history first).
-function wireWhiteboard(channel) {
-    if (!channel)
-        return;
-    const ctx = ui.whiteboard.getContext('2d');
-    ctx.lineWidth = 3;
-    ctx.lineCap = 'round';
-    channel.addEventListener('open', () => {
-        ui.whiteboard.hidden = false;
-    });
-    channel.addEventListener('message', (ev) => {
-        let m;
-        try {
-            m = JSON.parse(ev.data);
-        } catch {
-            return;
-        }
-        const d = m.data || {};
-        if (d.op === 'clear') {
-            ctx.clearRect(0, 0, ui.whiteboard.width, ui.whiteboard.height);
-        } else if (d.op === 'line') {
-            ctx.strokeStyle = d.color || '#1d2330';
-            ctx.beginPath();
-            ctx.moveTo(d.x0, d.y0);
-            ctx.lineTo(d.x1, d.y1);
-            ctx.stroke();
-        }
-    });
-    let last = null;
-    const pos = (e) => {
-        const r = ui.whiteboard.getBoundingClientRect();
-        return [(e.clientX - r.left) * ui.whiteboard.width / r.width,
-            (e.clientY - r.top) * ui.whiteboard.height / r.height];
-    };
-    ui.whiteboard.addEventListener('pointerdown', (e) => { last = pos(e); });
-    ui.whiteboard.addEventListener('pointerup', () => { last = null; });
-    ui.whiteboard.addEventListener('pointermove', (e) => {
-        if (!last || channel.readyState !== 'open')
-            return;
-        const p = pos(e);
-        channel.send(JSON.stringify({ op: 'line', x0: last[0], y0: last[1], x1: p[0], y1: p[1] }));
-        last = p;
-    });
+    board.detach();
+    for (const b of [ui.mic, ui.camera, ui.screen]) {
+        b.setAttribute('aria-pressed', 'false');
+        b.disabled = false;
+    }
+    ui.mic.textContent = 'Mute';
+    ui.camera.textContent = 'Camera off';
+    delete ui.camera.dataset.start;
+    ui.screen.textContent = 'Share screen';
 }

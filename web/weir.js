@@ -30,6 +30,11 @@
 //   await weir.unpublish(share.transceivers);          // renegotiates: unpublished
 //   await weir.setPreferences(trackId, { max_spatial: 0 });
 //   const stats = await weir.getStats();  // per-track resolution, fps, bitrate, layer, loss, rtt
+//   weir.whiteboard.on('open', () => clearBoard());    // the history follows every open
+//   weir.whiteboard.on((m) => draw(m.data));           // stamped {seq, from, ts, data}, own too
+//   await weir.openChannels();            // whiteboard + chat (publisher PC, data only if need be)
+//   weir.whiteboard.send({ op: 'line', pts: [[0.1, 0.2], [0.3, 0.4]] });
+//   weir.chat.send('hello');
 //   await weir.leave();
 //   weir.close();
 //
@@ -58,15 +63,10 @@
 //
 // Errors from requests reject with a WeirError carrying the JSON-RPC `code`.
 
-/** A JSON-RPC error answered by the server (or a local protocol failure). */
-export class WeirError extends Error {
-    constructor(code, message, data) {
-        super(message);
-        this.name = 'WeirError';
-        this.code = code;
-        this.data = data;
-    }
-}
+import { WeirError } from './weir-error.js';
+import { RoomChannel } from './weir-channel.js';
+
+export { WeirError, RoomChannel };
 
 /** The simulcast encodings publish() uses: rids q/h/f at 1/4, 1/2 and full resolution. */
 export const DEFAULT_SIMULCAST = Object.freeze([
@@ -76,6 +76,11 @@ export const DEFAULT_SIMULCAST = Object.freeze([
 ]);
 
 const REQUEST_TIMEOUT_MS = 15000;
+// A data channel the server closes is opened again after 0.5 s, 1 s, 2 s, ...;
+// after 5 closes in a row (none open for 10 s) weir.js stops trying.
+const CHANNEL_REOPEN_DELAY_MS = 500;
+const CHANNEL_REOPENS = 5;
+const CHANNEL_STABLE_MS = 10000;
 
 /** Runs async tasks one after another (signalling steps of one PC must not interleave). */
 class SerialQueue {
@@ -179,6 +184,12 @@ export class WeirClient {
         this._iceRestarting = false;
         this._inRoom = false; // between a join result and leave/close/socket loss
         this._statsPrev = new Map(); // stats id → {bytes, frames, t} for rates
+        this._wanted = new Set(); // data channel labels kept open on the publisher PC
+        this._channels = new Map(); // label → RoomChannel
+        /** The room's whiteboard: send(op), on(fn), on('error'|'open'|'close', fn). */
+        this.whiteboard = this.channel('whiteboard');
+        /** The room's chat: send(text), on(fn), on('error'|'open'|'close', fn). */
+        this.chat = this.channel('chat');
     }
 
     // ------------------------------------------------------------ events
@@ -389,7 +400,8 @@ export class WeirClient {
         this._inRoom = false;
         this._joinArgs = null;
         this._published = [];
-        this._closePeers();
+        this._closePeers('left');
+        this._wanted.clear();
         try {
             return await this.request('leave');
         } finally {
@@ -406,13 +418,17 @@ export class WeirClient {
         this._closing = true;
         this._inRoom = false;
         this._joinArgs = null;
-        this._closePeers();
+        this._closePeers('closed');
+        this._wanted.clear();
         if (this.ws)
             this.ws.close();
     }
 
-    // Closes both PCs; every track received so far is reported as removed.
-    _closePeers() {
+    // Closes both PCs; every track received so far is reported as removed and
+    // every data channel as closed (reopen: a rejoin will open them again).
+    _closePeers(reason, reopen = false) {
+        for (const ch of this._channels.values())
+            ch._detach(reason, reopen && this._wanted.has(ch.label));
         if (this.publisher)
             this.publisher.close();
         if (this.subscriber)
@@ -501,7 +517,7 @@ export class WeirClient {
             for (let attempt = 1; attempt <= this.reconnectAttempts; attempt++) {
                 this._emit('reconnecting', { reason, attempt });
                 this._inRoom = false;
-                this._closePeers();
+                this._closePeers('rejoin', true);
                 this._published = [];
                 const old = this.ws;
                 this.ws = null;
@@ -516,6 +532,9 @@ export class WeirClient {
                     for (const p of published)
                         await this._addTracks(p.stream, [p.track], { simulcast: p.simulcast,
                             source: p.source });
+                    // Data channels again (the server replays their history).
+                    if (this._wanted.size)
+                        await this.openChannels([...this._wanted]);
                     this._emit('reconnected', { how: 'rejoin', participant: this.participant });
                     return this.participant;
                 } catch (e) {
@@ -528,7 +547,11 @@ export class WeirClient {
             }
             throw new WeirError(0, `rejoin: gave up after ${this.reconnectAttempts} attempts`);
         })();
-        this._rejoining.catch((e) => this._fail('rejoin', e)).finally(() => {
+        this._rejoining.catch((e) => {
+            for (const ch of this._channels.values())
+                ch._detach('rejoin failed', false);
+            this._fail('rejoin', e);
+        }).finally(() => {
             this._rejoining = null;
         });
         return this._rejoining;
@@ -587,8 +610,10 @@ export class WeirClient {
      *               default by kind
      *   source      one source for every track of this call (e.g. 'screen')
      *   tracks      publish only these tracks of the stream
-     *   dataChannels labels of data channels to open too (e.g. ['whiteboard'])
-     * Resolves with {pc, transceivers, channels} (the transceivers of this call).
+     *   dataChannels labels of data channels to open too (e.g. ['whiteboard']),
+     *               as openChannels() does
+     * Resolves with {pc, transceivers, channels} (the transceivers of this
+     * call; channels: label → RoomChannel for opts.dataChannels).
      */
     async publish(stream, opts = {}) {
         const tracks = opts.tracks || stream.getTracks();
@@ -649,14 +674,7 @@ export class WeirClient {
 
     async _addTracks(stream, tracks, opts) {
         const simulcast = opts.simulcast === undefined ? true : opts.simulcast;
-        let pc = this.publisher;
-        if (!pc) {
-            pc = this._newPeer('publisher');
-            const state = { ready: false, localQueue: [], remoteQueue: [], queue: new SerialQueue() };
-            this.publisher = pc;
-            this._pub = state;
-            this._wireLocalCandidates(pc, 'publisher', state);
-        }
+        const pc = this._ensurePublisher();
         const added = [];
         for (const track of tracks) {
             const init = { direction: 'sendonly', streams: [stream] };
@@ -671,8 +689,12 @@ export class WeirClient {
             added.push(entry);
         }
         const channels = {};
-        for (const label of opts.dataChannels || [])
-            channels[label] = pc.createDataChannel(label, { ordered: true });
+        for (const label of opts.dataChannels || []) {
+            this._wanted.add(label);
+            channels[label] = this.channel(label);
+        }
+        // Wanted channels ride in the same offer (and after a rejoin, come back here).
+        this._createChannels(pc);
         try {
             await this._negotiatePublisher();
         } catch (e) {
@@ -686,12 +708,27 @@ export class WeirClient {
         return { pc, transceivers: added.map((t) => t.transceiver), channels };
     }
 
+    // The publisher PC, created on first use.
+    _ensurePublisher() {
+        if (this.publisher)
+            return this.publisher;
+        const pc = this._newPeer('publisher');
+        const state = { ready: false, localQueue: [], remoteQueue: [], queue: new SerialQueue() };
+        this.publisher = pc;
+        this._pub = state;
+        this._wireLocalCandidates(pc, 'publisher', state);
+        return pc;
+    }
+
     // One offer/answer round on the publisher PC, with the `tracks` hint of
-    // every live transceiver (a hint applies to its offer only).
-    _negotiatePublisher(offerOptions) {
+    // every live transceiver (a hint applies to its offer only). needed, when
+    // given, is asked inside the queue (after earlier rounds): false skips.
+    _negotiatePublisher(offerOptions, needed) {
         const pc = this.publisher;
         const state = this._pub;
         return state.queue.push(async () => {
+            if (needed && !needed())
+                return;
             await pc.setLocalDescription(await pc.createOffer(offerOptions));
             const tracks = this._published.filter((p) => p.transceiver.mid !== null &&
                 !p.transceiver.stopped).map((p) => ({ mid: p.transceiver.mid, source: p.source }));
@@ -762,6 +799,114 @@ export class WeirClient {
     trackIdOf(localTrack) {
         const p = this._published.find((x) => x.track === localTrack);
         return (p && p.weirId) || null;
+    }
+
+    // ------------------------------------------------------------ data channels
+
+    /**
+     * The RoomChannel of a label (created on first use, the same object for
+     * the whole life of this client). `whiteboard` and `chat` are stamped by
+     * the server; any other label is relayed as is to the others.
+     */
+    channel(label) {
+        let ch = this._channels.get(label);
+        if (ch)
+            return ch;
+        const opts = {
+            stamped: label === 'whiteboard' || label === 'chat',
+            maxMessageSize: () => (this.publisher && this.publisher.sctp ?
+                this.publisher.sctp.maxMessageSize : 0),
+            log: this.log,
+        };
+        if (label === 'chat') {
+            // The sender's display name rides along: the history outlives the
+            // participant ids it came from. It is a claim, `from` is the stamp.
+            opts.encode = (text) => JSON.stringify({ text: String(text),
+                name: this.participant ? this.participant.display : '' });
+            opts.decorate = (m) => {
+                const d = m.data;
+                const obj = d && typeof d === 'object' && !Array.isArray(d);
+                m.text = typeof d === 'string' ? d : obj && typeof d.text === 'string' ? d.text :
+                    JSON.stringify(d);
+                m.name = obj && typeof d.name === 'string' ? d.name : null;
+                return m;
+            };
+        }
+        ch = new RoomChannel(label, opts);
+        ch._onLost = (c) => this._channelLost(c);
+        this._channels.set(label, ch);
+        return ch;
+    }
+
+    /**
+     * Opens data channels (ordered, reliable) on the publisher PC: default
+     * `whiteboard` and `chat`. A participant that publishes no media gets a
+     * publisher PC with data channels only. The channels stay open through
+     * later `publish` renegotiations and ICE restarts, and are opened again
+     * after a rejoin (the server then replays their history: each RoomChannel
+     * emits 'open' again). Resolves with {label: RoomChannel} once the server
+     * answered; each channel emits 'open' when it is ready.
+     */
+    async openChannels(labels = ['whiteboard', 'chat']) {
+        if (!this._inRoom)
+            throw new WeirError(409, 'openChannels: not in a room');
+        const fresh = labels.filter((l) => !this._wanted.has(l));
+        for (const l of labels)
+            this._wanted.add(l);
+        const pc = this._ensurePublisher();
+        this._createChannels(pc);
+        try {
+            await this._negotiateSctp(pc);
+        } catch (e) {
+            for (const l of fresh) {
+                this._wanted.delete(l);
+                this.channel(l)._detach('refused', false);
+            }
+            throw e;
+        }
+        return Object.fromEntries(labels.map((l) => [l, this.channel(l)]));
+    }
+
+    // The first channel needs an offer (it adds the m=application); later
+    // ones open on the SCTP association already negotiated (pc.sctp).
+    _negotiateSctp(pc) {
+        return this._negotiatePublisher(undefined, () => this.publisher === pc && !pc.sctp);
+    }
+
+    // A new RTCDataChannel for every wanted label without a live one.
+    _createChannels(pc) {
+        for (const label of this._wanted) {
+            const ch = this.channel(label);
+            if (ch.dc && ch.dc.readyState !== 'closing' && ch.dc.readyState !== 'closed')
+                continue;
+            ch._attach(pc.createDataChannel(label, { ordered: true }));
+        }
+    }
+
+    // The server closed a channel (a stream reset: its send queue overflowed,
+    // or a message was over the size it announced). Open it again after a
+    // pause unless that keeps happening; true when it will be reopened.
+    _channelLost(ch) {
+        const pc = this.publisher;
+        if (!pc || !this._wanted.has(ch.label) || !this._inRoom || this._closing)
+            return false;
+        const stable = ch.openedAt && Date.now() - ch.openedAt > CHANNEL_STABLE_MS;
+        ch._losses = stable ? 1 : (ch._losses || 0) + 1;
+        if (ch._losses > CHANNEL_REOPENS) {
+            this._fail(`channel ${ch.label}`, new WeirError(0, `${ch.label}: closed by the ` +
+                `server ${CHANNEL_REOPENS} times in a row; not opened again`));
+            return false;
+        }
+        const delay = CHANNEL_REOPEN_DELAY_MS * 2 ** (ch._losses - 1);
+        this.log(`${ch.label}: closed by the server, opening it again in ${delay} ms`);
+        setTimeout(() => {
+            if (this.publisher !== pc || !this._wanted.has(ch.label) || ch.dc ||
+                pc.connectionState === 'closed')
+                return;
+            this._createChannels(pc);
+            this._negotiateSctp(pc).catch((e) => this._fail(`channel ${ch.label}`, e));
+        }, delay);
+        return true;
     }
 
     // ------------------------------------------------------------ moderation

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "control/tap_allow.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
 
@@ -92,6 +93,20 @@ static const option options[] = {
     {"media", "dtls_key", OPT_STRING, FIELD(dtls_key), 0, 0, ""},
     {"media", "rtp_dump_dir", OPT_STRING, FIELD(rtp_dump_dir), 0, 0, ""},
     {"media", "rtp_dump_max_packets", OPT_INT, FIELD(rtp_dump_max_packets), 1, 10000000, "5000"},
+
+    {"data", "history_on_disk", OPT_BOOL, FIELD(data_history_on_disk), 0, 0, "true"},
+    {"data", "fsync_interval_ms", OPT_INT, FIELD(data_fsync_interval_ms), 0, 10000, "50"},
+    {"data", "chat_history", OPT_INT, FIELD(data_chat_history), 1, 1000000, "200"},
+    {"data", "max_message_size", OPT_INT, FIELD(data_max_message_size), 1024, 262144, "262144"},
+    {"data", "max_buffered_per_channel", OPT_INT, FIELD(data_max_buffered_per_channel), 65536,
+     67108864, "1048576"},
+    {"data", "flood_messages_per_s", OPT_INT, FIELD(data_flood_messages_per_s), 0, 1000000, "200"},
+    {"data", "flood_bytes_per_s", OPT_INT, FIELD(data_flood_bytes_per_s), 0, 1073741824, "1048576"},
+    {"data", "compact_ratio", OPT_INT, FIELD(data_compact_ratio), 0, 1000, "2"},
+
+    {"taps", "allow", OPT_STRING, FIELD(taps_allow), 0, 0, "127.0.0.0/8, ::1"},
+    {"taps", "max", OPT_INT, FIELD(taps_max), 0, 4096, "16"},
+    {"taps", "keyframe_interval_ms", OPT_INT, FIELD(taps_keyframe_interval_ms), 0, 600000, "2000"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -635,6 +650,12 @@ int weir_config_validate(const weir_config *cfg, char *err, size_t errlen)
     }
     if (cfg->ice_port_max && cfg->ice_port_min > cfg->ice_port_max) {
         set_err(err, errlen, "[media] ice_port_min: must not exceed ice_port_max");
+        return -WEIR_EINVAL;
+    }
+    weir_tap_allow allow;
+    char why[160];
+    if (weir_tap_allow_parse(cfg->taps_allow, &allow, why, sizeof why) < 0) {
+        set_err(err, errlen, "[taps] allow: %s", why);
         return -WEIR_EINVAL;
     }
     return validate_ranges(cfg, err, errlen);

@@ -62,6 +62,21 @@ typedef struct weir_config {
     char *dtls_key;       /* its private key (PEM, unencrypted); both or neither */
     char *rtp_dump_dir;   /* "" = off; debugging: rtpdump files of publishers' decrypted RTP */
     int rtp_dump_max_packets; /* 5000: per stream file */
+
+    /* [data] (control/datachannel.c) */
+    bool data_history_on_disk;         /* true: <data_dir>/rooms/; false: memory only */
+    int data_fsync_interval_ms;        /* 50; 0 = fdatasync every message */
+    int data_chat_history;             /* 200 chat messages kept per room */
+    int data_max_message_size;         /* 262144: announced and accepted; 1024..262144 */
+    int data_max_buffered_per_channel; /* 1048576: per channel send queue, then it is closed */
+    int data_flood_messages_per_s;     /* 200 per participant (1 s burst); 0 = unlimited */
+    int data_flood_bytes_per_s;        /* 1048576 per participant (1 s burst); 0 = unlimited */
+    int data_compact_ratio;            /* 2: compact a room log at 2x its live size; 0 = never */
+
+    /* [taps] (control/taps.c) */
+    char *taps_allow;              /* "127.0.0.0/8, ::1": CIDR list of hosts taps may send to */
+    int taps_max;                  /* 16: taps open at once, server-wide (0 = taps off) */
+    int taps_keyframe_interval_ms; /* 2000: keyframe asked this often per video tap; 0 = at start */
 } weir_config;
 
 /** Largest config file weir_config_load_file accepts. */

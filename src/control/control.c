@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "control/datachannel.h"
 #include "control/http_server.h"
 #include "control/ice_binds.h"
 #include "control/media.h"
 #include "control/membership.h"
 #include "control/session.h"
+#include "control/taps.h"
 #include "peer/cert.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
@@ -98,6 +100,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     weir_control_drain_worker_events(ctl);
     check_join_timeouts(ctl, now_us);
     check_media_timeouts(ctl, now_us);
+    weir_datachannels_tick(ctl, now_us);
     lws_sul_schedule(ctl->lws, 0, sul, on_tick, TICK_US);
 }
 
@@ -129,6 +132,7 @@ static int setup_media(weir_control *ctl)
         .rtp_dump_dir = ctl->cfg->rtp_dump_dir,
         .rtp_dump_max_packets = (uint32_t)ctl->cfg->rtp_dump_max_packets,
     };
+    weir_datachannels_media_limits(cfg, &ctl->media);
     WEIR_LOG_INFO("media_ready fingerprint=\"%s\" ice_bind_addresses=%zu",
                   weir_cert_fingerprint(ctl->cert), ctl->n_bind_addresses);
     return 0;
@@ -142,6 +146,7 @@ weir_control *weir_control_create(const weir_config *cfg)
     ctl->started_us = weir_clock_now_us();
     weir_rand_seed_os(&ctl->rand);
     atomic_init(&ctl->stop_requested, false);
+    ctl->datachannels = weir_datachannels_create(ctl);
     if (setup_media(ctl) < 0 || weir_http_server_start(ctl) < 0 || start_workers(ctl) < 0) {
         weir_control_destroy(ctl);
         return NULL;
@@ -270,6 +275,15 @@ static void handle_worker_event(weir_control *ctl, const weir_worker_event *ev)
     case WEIR_WORKER_EVENT_AUDIO_LEVEL:
         weir_media_on_audio_level(ctl, ev->handle, ev->level, ev->voice);
         return;
+    case WEIR_WORKER_EVENT_TAP_STATS:
+        weir_taps_on_stats(ctl, ev);
+        return;
+    case WEIR_WORKER_EVENT_DATA_OPEN:
+    case WEIR_WORKER_EVENT_DATA_MESSAGE:
+    case WEIR_WORKER_EVENT_DATA_CLOSED:
+    case WEIR_WORKER_EVENT_DATA_DRAINED:
+        weir_datachannels_on_event(ctl, ev); /* frees a message's data */
+        return;
     default:
         break;
     }
@@ -395,6 +409,9 @@ void weir_control_destroy(weir_control *ctl)
         weir_worker_destroy(ctl->workers[i]);
     weir_free(ctl->workers);
     weir_free(ctl->worker_peers);
+    weir_taps_destroy(ctl);
+    /* after the sockets: their sessions' leaves still reach the channel state */
+    weir_datachannels_destroy(ctl->datachannels);
     weir_free(ctl->mesh_drops);
     weir_rooms_destroy(ctl->rooms);
     weir_mesh_destroy(ctl->mesh);

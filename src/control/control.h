@@ -40,6 +40,10 @@ typedef struct weir_control {
     struct weir_mesh *mesh; /* packet rings between the workers */
     void *tracks;           /* GHashTable: track handle → weir_track (control/media.h) */
     uint32_t next_track_handle;
+    /* RTP taps and their counters (control/taps.c): */
+    void *taps;
+    /* data channels: stamping, history, room logs (control/datachannel.c) */
+    struct weir_datachannels *datachannels;
     uint64_t rtp_packets_total;      /* weir_media_rtp_packets_received_total */
     uint64_t rtp_packets_sent_total; /* weir_media_rtp_packets_sent_total */
     uint64_t rtp_retransmits_total;  /* weir_media_rtp_retransmits_total */

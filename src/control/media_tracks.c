@@ -12,6 +12,7 @@
 #include "control/media.h"
 #include "control/membership.h"
 #include "control/session.h"
+#include "control/taps.h"
 #include "weir/alloc.h"
 #include "weir/log.h"
 
@@ -141,6 +142,7 @@ static void unpublish(weir_control *ctl, weir_participant *p, weir_track *t, boo
         weir_membership_broadcast(p->room, p, "track_unpublished",
                                   json_pack("{s:{s:s}}", "track", "id", t->id));
     WEIR_LOG_INFO("track_unpublished participant=%s track=%s", p->id, t->id);
+    weir_taps_on_track_gone(ctl, t);
     weir_free(t);
 }
 

@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "control/control.h"
+#include "control/datachannel.h"
 #include "control/media.h"
 #include "control/session.h"
 #include "weir/alloc.h"
@@ -62,8 +63,10 @@ static weir_room *find_or_open_room(weir_control *ctl, const char *id, char *err
 
 static void drop_room_if_unused(weir_control *ctl, weir_room *room)
 {
-    if (weir_room_count(room) == 0 && !weir_room_persistent(room))
+    if (weir_room_count(room) == 0 && !weir_room_persistent(room)) {
+        weir_datachannels_room_closed(ctl, room);
         weir_rooms_remove(ctl->rooms, room);
+    }
 }
 
 static weir_participant *new_participant(weir_control *ctl, const weir_join_request *req,
@@ -123,6 +126,7 @@ void weir_membership_leave(weir_control *ctl, weir_participant *p, const char *r
 {
     weir_room *room = p->room;
     weir_media_participant_gone(ctl, p);
+    weir_datachannels_participant_gone(ctl, p);
     if (room) {
         weir_room_remove(room, p);
         WEIR_LOG_INFO("left room=%s participant=%s reason=%s", weir_room_id(room), p->id, reason);
@@ -158,6 +162,7 @@ void weir_membership_close_room(weir_control *ctl, weir_room *room)
         weir_participant *p = weir_room_at(room, 0);
         weir_session *s = p->session;
         weir_media_participant_gone(ctl, p);
+        weir_datachannels_participant_gone(ctl, p);
         weir_room_remove(room, p);
         if (p->worker_index >= 0)
             weir_control_release_peer(ctl, p->worker_index, p->peer_id);
@@ -167,5 +172,6 @@ void weir_membership_close_room(weir_control *ctl, weir_room *room)
         }
         weir_free(p);
     }
+    weir_datachannels_room_closed(ctl, room);
     weir_rooms_remove(ctl->rooms, room);
 }

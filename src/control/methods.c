@@ -377,7 +377,9 @@ typedef struct method_def {
 static const method_def methods[WEIR_METHOD_COUNT] = {
     DEF(WEIR_METHOD_JOIN, "join", ALL, false, join_params, NULL),
     DEF(WEIR_METHOD_LEAVE, "leave", ALL, true, no_params, NULL),
-    DEF(WEIR_METHOD_PUBLISH, "publish", TEACHER | STUDENT, true, publish_params, NULL),
+    /* Every role: PROTOCOL.md lets a watcher open a data-channel-only publisher PC; who may
+     * send audio/video is checked on the offer itself (signalling.c). */
+    DEF(WEIR_METHOD_PUBLISH, "publish", WEIR_ROLES_ALL, true, publish_params, NULL),
     DEF(WEIR_METHOD_ANSWER, "answer", ALL, true, answer_params, NULL),
     DEF(WEIR_METHOD_TRICKLE, "trickle", ALL, true, trickle_params, NULL),
     DEF(WEIR_METHOD_SUBSCRIBE, "subscribe", ALL, true, track_list_params, NULL),

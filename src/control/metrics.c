@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "control/control.h"
+#include "control/datachannel.h"
+#include "control/taps.h"
 #include "weir/alloc.h"
 
 static const int error_codes[] = {
@@ -134,6 +136,76 @@ static void render_media(text *t, const weir_control *ctl)
             (unsigned long long)ctl->peer_drops_total[d]);
 }
 
+static void render_taps(text *t, const weir_control *ctl)
+{
+    weir_taps_stats st;
+    weir_taps_get_stats(ctl, &st);
+    metric_header(t, "weir_taps", "gauge", "RTP taps open now.");
+    put(t, "weir_taps %llu\n", (unsigned long long)st.active);
+    metric_header(t, "weir_taps_started_total", "counter", "RTP taps started.");
+    put(t, "weir_taps_started_total %llu\n", (unsigned long long)st.started_total);
+    metric_header(t, "weir_taps_refused_total", "counter",
+                  "tap_start refused: host not allowed, or the server's tap limit.");
+    put(t, "weir_taps_refused_total{reason=\"host\"} %llu\n", (unsigned long long)st.refused_host);
+    put(t, "weir_taps_refused_total{reason=\"limit\"} %llu\n",
+        (unsigned long long)st.refused_limit);
+    metric_header(t, "weir_taps_ended_total", "counter",
+                  "RTP taps ended because their tracks did.");
+    put(t, "weir_taps_ended_total{reason=\"track_ended\"} %llu\n",
+        (unsigned long long)st.ended_track);
+    metric_header(t, "weir_tap_rtp_packets_sent_total", "counter", "RTP packets sent by taps.");
+    put(t, "weir_tap_rtp_packets_sent_total %llu\n", (unsigned long long)st.packets_total);
+    metric_header(t, "weir_tap_rtp_bytes_sent_total", "counter", "RTP bytes sent by taps.");
+    put(t, "weir_tap_rtp_bytes_sent_total %llu\n", (unsigned long long)st.bytes_total);
+    metric_header(t, "weir_tap_rtcp_received_total", "counter",
+                  "Datagrams tap receivers sent back (RTCP).");
+    put(t, "weir_tap_rtcp_received_total %llu\n", (unsigned long long)st.rtcp_received);
+}
+
+static void render_datachannels(text *t, const weir_control *ctl)
+{
+    if (!ctl->datachannels)
+        return;
+    const weir_dc_stats *s = weir_datachannels_stats(ctl->datachannels);
+    static const char *const labels[WEIR_ROOM_LOG_KINDS] = {"whiteboard", "chat"};
+    metric_header(t, "weir_dc_channels", "gauge", "Data channels open now.");
+    put(t, "weir_dc_channels %zu\n", weir_datachannels_open_channels(ctl->datachannels));
+    metric_header(t, "weir_dc_channels_opened_total", "counter", "Data channels opened.");
+    put(t, "weir_dc_channels_opened_total %llu\n", (unsigned long long)s->opened);
+    metric_header(t, "weir_dc_channels_closed_total", "counter",
+                  "Data channels closed or forgotten, by reason.");
+    for (int c = 0; c < WEIR_DC_CLOSE_COUNT; c++)
+        put(t, "weir_dc_channels_closed_total{reason=\"%s\"} %llu\n",
+            weir_dc_close_name((weir_dc_close)c), (unsigned long long)s->closed[c]);
+    metric_header(t, "weir_dc_messages_stamped_total", "counter",
+                  "Whiteboard and chat messages stamped (given a seq), by label.");
+    for (int k = 0; k < WEIR_ROOM_LOG_KINDS; k++)
+        put(t, "weir_dc_messages_stamped_total{label=\"%s\"} %llu\n", labels[k],
+            (unsigned long long)s->stamped[k]);
+    metric_header(t, "weir_dc_messages_delivered_total", "counter",
+                  "Messages queued to channels (stamped, history replayed, relayed).");
+    put(t, "weir_dc_messages_delivered_total %llu\n", (unsigned long long)s->delivered);
+    metric_header(t, "weir_dc_messages_replayed_total", "counter",
+                  "History messages sent to channels that opened late.");
+    put(t, "weir_dc_messages_replayed_total %llu\n", (unsigned long long)s->replayed);
+    metric_header(t, "weir_dc_messages_relayed_total", "counter",
+                  "Messages of other labels relayed as is.");
+    put(t, "weir_dc_messages_relayed_total %llu\n", (unsigned long long)s->relayed);
+    metric_header(t, "weir_dc_messages_refused_total", "counter",
+                  "Messages refused with an error frame, by reason.");
+    for (int r = 0; r < WEIR_DC_REFUSE_COUNT; r++)
+        put(t, "weir_dc_messages_refused_total{reason=\"%s\"} %llu\n",
+            weir_dc_refuse_name((weir_dc_refuse)r), (unsigned long long)s->refused[r]);
+    metric_header(t, "weir_dc_send_failures_total", "counter",
+                  "Data-channel commands a full worker command ring refused.");
+    put(t, "weir_dc_send_failures_total %llu\n", (unsigned long long)s->send_failed);
+    metric_header(t, "weir_dc_history_entries", "gauge",
+                  "Messages held as history over all open rooms, by label.");
+    for (int k = 0; k < WEIR_ROOM_LOG_KINDS; k++)
+        put(t, "weir_dc_history_entries{label=\"%s\"} %zu\n", labels[k],
+            weir_datachannels_history_entries(ctl->datachannels, (weir_room_log_kind)k));
+}
+
 char *weir_metrics_render(const weir_control *ctl, int64_t now_us)
 {
     text t = {.buf = weir_malloc(4096), .len = 0, .cap = 4096};
@@ -145,5 +217,7 @@ char *weir_metrics_render(const weir_control *ctl, int64_t now_us)
     render_workers(&t, ctl);
     render_signalling(&t, &ctl->metrics);
     render_media(&t, ctl);
+    render_datachannels(&t, ctl);
+    render_taps(&t, ctl);
     return t.buf;
 }

@@ -42,6 +42,7 @@ struct weir_room_log {
     int64_t dirty_since_us; /* first append not yet fdatasync'ed */
     bool dirty;
     bool broken; /* a write could not be undone or a sync failed: read-only */
+    /* fd < 0 with broken false: memory-only (no dir given, or detached after a failure) */
 };
 
 void weir_room_log_config_defaults(weir_room_log_config *cfg)
@@ -119,6 +120,10 @@ static int read_all(int fd, uint8_t **out, size_t *out_len)
 /* A failed fdatasync may have dropped the dirty pages (Linux marks them clean): stop writing. */
 static int sync_now(weir_room_log *log)
 {
+    if (log->fd < 0) {
+        log->dirty = false;
+        return 0;
+    }
     if (fdatasync(log->fd) < 0) {
         int err = -errno;
         log->broken = true;
@@ -135,6 +140,8 @@ static int append_bytes(weir_room_log *log, const uint8_t *p, size_t n)
 {
     if (log->broken)
         return -WEIR_EIO;
+    if (log->fd < 0)
+        return 0;
     int rc = write_all(log->fd, p, n);
     if (rc < 0) {
         if (ftruncate(log->fd, (off_t)log->file_bytes) < 0)
@@ -220,6 +227,12 @@ weir_room_log *weir_room_log_create(const weir_room_log_config *cfg, const char 
     if (rc < 0)
         goto fail;
     log->h = weir_room_log_history_create(cfg->max_entries);
+    if (!cfg->dir) {
+        WEIR_LOG_DEBUG("opened room=%s memory-only", log->room);
+        if (replay)
+            *replay = r;
+        return log;
+    }
     log->dir_fd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (log->dir_fd < 0) {
         rc = -errno;
@@ -290,6 +303,8 @@ int weir_room_log_append(weir_room_log *log, weir_room_log_kind kind,
     if ((rc = append_bytes(log, rec, n)) < 0)
         return rc;
     (void)weir_room_log_history_push(log->h, kind, entry); /* checked above */
+    if (log->fd < 0)
+        return 0;
     if (!log->dirty) {
         log->dirty = true;
         log->dirty_since_us = now_us;
@@ -363,6 +378,8 @@ int weir_room_log_compact(weir_room_log *log)
 {
     if (log->broken)
         return -WEIR_EIO;
+    if (log->fd < 0)
+        return 0;
     uint64_t before = log->file_bytes, size = 0;
     int fd = write_snapshot(log, &size);
     if (fd >= 0 && renameat(log->dir_fd, log->tmp_name, log->dir_fd, log->name) < 0) {
@@ -406,6 +423,26 @@ const weir_room_log_entry *weir_room_log_at(const weir_room_log *log, weir_room_
 uint64_t weir_room_log_next_seq(const weir_room_log *log, weir_room_log_kind kind)
 {
     return weir_room_log_history_next_seq(log->h, kind);
+}
+
+bool weir_room_log_on_disk(const weir_room_log *log)
+{
+    return log->fd >= 0;
+}
+
+void weir_room_log_detach(weir_room_log *log)
+{
+    if (log->fd < 0 && !log->broken)
+        return;
+    if (log->fd >= 0)
+        close(log->fd);
+    if (log->dir_fd >= 0)
+        close(log->dir_fd);
+    log->fd = log->dir_fd = -1;
+    log->broken = false;
+    log->dirty = false;
+    log->file_bytes = 0;
+    WEIR_LOG_WARN("detached room=%s history=memory-only", log->room);
 }
 
 uint64_t weir_room_log_file_bytes(const weir_room_log *log)

@@ -89,7 +89,9 @@ typedef struct weir_room_log_replay {
 } weir_room_log_replay;
 
 typedef struct weir_room_log_config {
-    const char *dir;            /* borrowed for the create call; must exist */
+    /* borrowed for the create call; must exist. NULL: memory-only (no file, nothing survives
+     * destroy; for servers whose data_dir is unusable, and tests) */
+    const char *dir;
     uint32_t fsync_interval_ms; /* 0: fdatasync in every append */
     /* per kind, the most entries kept (older ones are dropped); 0 = all since the last clear */
     uint32_t max_entries[WEIR_ROOM_LOG_KINDS];
@@ -163,6 +165,17 @@ int64_t weir_room_log_next_timeout(const weir_room_log *log);
  * stays in use, unchanged.
  */
 int weir_room_log_compact(weir_room_log *log);
+
+/** True while the log writes a file (false: memory-only, or detached). */
+bool weir_room_log_on_disk(const weir_room_log *log);
+
+/**
+ * Stops using the file (after an append failed, -WEIR_EIO or -errno): closes
+ * it without writing more and keeps the history, seqs included, in memory.
+ * Later appends and clears work again, memory-only; nothing after this
+ * survives a restart. Logged at warn. No-op on a memory-only log.
+ */
+void weir_room_log_detach(weir_room_log *log);
 
 /** Entries of kind, oldest first. */
 size_t weir_room_log_count(const weir_room_log *log, weir_room_log_kind kind);

@@ -12,6 +12,7 @@
 #include "control/membership.h"
 #include "control/methods.h"
 #include "control/session.h"
+#include "control/taps.h"
 #include "peer/cert.h"
 #include "peer/negotiate.h"
 #include "proto/sdp.h"
@@ -304,22 +305,45 @@ static int answer_offer(weir_control *ctl, weir_participant *p, const weir_sdp *
     lp.fingerprint = weir_cert_fingerprint(ctl->cert);
     lp.session_id = pm->pub_session_id;
     lp.session_version = pm->pub_version + 1;
+    lp.max_message_size = (uint64_t)ctl->cfg->data_max_message_size; /* what the workers accept */
     return weir_negotiate_publisher_answer(offer, &lp, answer, &pub->desc, err, errlen);
+}
+
+/* True when the offer would send audio or video (an m-line in use, sendrecv or sendonly). */
+static bool offer_sends_media(const weir_sdp *offer)
+{
+    for (size_t i = 0; i < offer->n_media; i++) {
+        const weir_sdp_media *m = offer->media[i];
+        weir_sdp_direction d = weir_sdp_media_direction(offer, m);
+        if ((m->kind == WEIR_SDP_AUDIO || m->kind == WEIR_SDP_VIDEO) && m->port != 0 &&
+            (d == WEIR_SDP_SENDRECV || d == WEIR_SDP_SENDONLY || d == WEIR_SDP_DIR_NONE))
+            return true;
+    }
+    return false;
 }
 
 static void handle_publish(weir_control *ctl, const call *c)
 {
     weir_participant *p = c->s->participant;
-    if (!p->may_publish) {
-        fail(c, E_FORBIDDEN, "publish: not allowed for you in this room (ask the teacher)");
-        return;
-    }
     const char *text = json_string_value(json_object_get(c->params, "sdp"));
     char err[256], msg[300];
     weir_sdp *offer = NULL;
     if (weir_sdp_parse(text, strlen(text), &offer, err, sizeof err) < 0) {
         snprintf(msg, sizeof msg, "invalid offer: %s", err);
-        fail(c, WEIR_RPC_INVALID_PARAMS, msg);
+        /* one who may not publish learns that first, whatever the offer */
+        if (p->may_publish)
+            fail(c, WEIR_RPC_INVALID_PARAMS, msg);
+        else
+            fail(c, E_FORBIDDEN, "publish: not allowed for you in this room (ask the teacher)");
+        return;
+    }
+    /* Those who may not publish still open a publisher PC for data channels (PROTOCOL.md). */
+    if (!p->may_publish && offer_sends_media(offer)) {
+        weir_sdp_free(offer);
+        fail(c, E_FORBIDDEN,
+             p->role == WEIR_ROLE_STUDENT
+                 ? "publish: not allowed for you in this room (ask the teacher); data channels only"
+                 : "publish: audio/video not allowed for your role; data channels only");
         return;
     }
     weir_participant_media saved = *p->media;
@@ -460,6 +484,30 @@ static void handle_mute(weir_control *ctl, const call *c)
     reply(c, json_object());
 }
 
+/* RTP taps for external recording workers (control/taps.c). */
+static void handle_tap_start(weir_control *ctl, const call *c)
+{
+    char err[256];
+    json_t *result = NULL;
+    int code = weir_taps_start(ctl, c->s->participant, c->params, &result, err, sizeof err);
+    if (code)
+        fail(c, code, err);
+    else
+        reply(c, result);
+}
+
+static void handle_tap_stop(weir_control *ctl, const call *c)
+{
+    char err[160];
+    int code =
+        weir_taps_stop(ctl, c->s->participant, json_string_value(json_object_get(c->params, "tap")),
+                       err, sizeof err);
+    if (code)
+        fail(c, code, err);
+    else
+        reply(c, json_object());
+}
+
 /* Methods whose work needs the media path: validated and role-checked, then refused clearly. */
 static void handle_not_available(weir_control *ctl, const call *c)
 {
@@ -488,8 +536,8 @@ static const handler_fn handlers[WEIR_METHOD_COUNT] = {
     [WEIR_METHOD_MUTE] = handle_mute,
     [WEIR_METHOD_RECORD_START] = handle_not_available,
     [WEIR_METHOD_RECORD_STOP] = handle_not_available,
-    [WEIR_METHOD_TAP_START] = handle_not_available,
-    [WEIR_METHOD_TAP_STOP] = handle_not_available,
+    [WEIR_METHOD_TAP_START] = handle_tap_start,
+    [WEIR_METHOD_TAP_STOP] = handle_tap_stop,
 };
 
 /* Checks that precede any handler: method known, params valid, joined, role allowed. */

@@ -314,11 +314,35 @@ static void pump_dtls(weir_peer *p)
     weir_dtls_event ev;
     while (weir_dtls_poll_event(p->dtls, &ev) == 1)
         on_dtls_event(p, &ev);
-    /* Data channels (SCTP over DTLS) are not wired yet: drain so DTLS does not buffer. */
+    if (p->keep_data)
+        return; /* weir_peer_poll_data hands it over */
+    /* No data channel on this PC: drain so DTLS does not buffer. */
     const uint8_t *data;
     size_t len;
     while (weir_dtls_poll_data(p->dtls, &data, &len) == 1)
         p->stats.dtls_data_bytes += len;
+}
+
+void weir_peer_enable_data(weir_peer *p, bool on)
+{
+    p->keep_data = on;
+}
+
+int weir_peer_poll_data(weir_peer *p, const uint8_t **data, size_t *len)
+{
+    if (!p->keep_data || weir_dtls_poll_data(p->dtls, data, len) != 1)
+        return 0;
+    p->stats.dtls_data_bytes += *len;
+    return 1;
+}
+
+int weir_peer_send_data(weir_peer *p, int64_t now_us, const uint8_t *buf, size_t len)
+{
+    now_us = clamp_now(p, now_us);
+    int rc = weir_dtls_write(p->dtls, now_us, buf, len);
+    if (rc == 0)
+        p->stats.dtls_data_sent_bytes += len;
+    return rc;
 }
 
 int weir_peer_start(weir_peer *p, int64_t now_us)

@@ -222,8 +222,9 @@ typedef struct weir_peer_stats {
     uint64_t twcc_feedback_sent; /* transport-cc feedback packets queued */
     uint64_t rtp_sent;           /* packets protected by weir_peer_protect_rtp */
     uint64_t rtp_sent_bytes;
-    uint64_t dtls_data_bytes; /* application data (SCTP) received; no data channels yet */
-    uint64_t events_dropped;  /* poll_event not drained */
+    uint64_t dtls_data_bytes;      /* application data (SCTP) received */
+    uint64_t dtls_data_sent_bytes; /* application data written by weir_peer_send_data */
+    uint64_t events_dropped;       /* poll_event not drained */
 } weir_peer_stats;
 
 /** One stream (SSRC) and its receive statistics. */
@@ -325,6 +326,20 @@ int weir_peer_send_rtcp(weir_peer *p, const uint8_t *buf, size_t len);
 int weir_peer_protect_rtp(weir_peer *p, uint8_t *buf, size_t *len, size_t cap);
 /** As weir_peer_protect_rtp for a compound RTCP packet (cap >= *len + WEIR_SRTP_MAX_RTCP_OVERHEAD). */
 int weir_peer_protect_rtcp(weir_peer *p, uint8_t *buf, size_t *len, size_t cap);
+
+/*
+ * DTLS application data: the SCTP packets of data channels (RFC 8261).
+ * Until weir_peer_enable_data, received records are counted and dropped
+ * (a PC without an application m-line has nothing to give them to).
+ */
+/** Keeps received application data for weir_peer_poll_data (on) or drops it (off, the default). */
+void weir_peer_enable_data(weir_peer *p, bool on);
+/** Next received application-data record, in order: 1 with *data and *len (valid until the next
+ * call on p), or 0. */
+int weir_peer_poll_data(weir_peer *p, const uint8_t **data, size_t *len);
+/** Encrypts buf[0..len) (borrowed) as one record for poll_transmit. 0, -WEIR_EPERM before
+ * CONNECTED, -WEIR_ETOOBIG over WEIR_DTLS_MAX_WRITE, -WEIR_EINVAL for len 0. */
+int weir_peer_send_data(weir_peer *p, int64_t now_us, const uint8_t *buf, size_t len);
 
 /** Says goodbye (DTLS close_notify queued for transmit); a CLOSED event follows. Returns 0. */
 int weir_peer_close(weir_peer *p, int64_t now_us);

@@ -50,6 +50,7 @@ struct weir_peer {
     peer_state state;
     int64_t last_now_us;
     weir_lograte lograte;
+    bool keep_data; /* application data kept for weir_peer_poll_data (weir_peer_enable_data) */
     peer_stream streams[WEIR_PEER_MAX_STREAMS];
     size_t n_streams;
     weir_peer_stats stats;

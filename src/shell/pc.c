@@ -110,6 +110,10 @@ void weir_pc_drain(weir_pc *pc)
     while (pc->peer && weir_peer_poll_packet(pc->peer, &pkt) == 1)
         if (pc->hooks->on_packet)
             pc->hooks->on_packet(pc, &pkt);
+    const uint8_t *data;
+    size_t data_len;
+    while (pc->peer && pc->hooks->on_data && weir_peer_poll_data(pc->peer, &data, &data_len) == 1)
+        pc->hooks->on_data(pc, data, data_len);
     arm_timer(pc);
     if (pc->hooks->on_drained)
         pc->hooks->on_drained(pc);
@@ -224,6 +228,7 @@ int weir_pc_set_peer(weir_pc *pc, const weir_peer_config *cfg)
     if (!pc->peer)
         return -WEIR_EINVAL;
     pc->client_role = cfg->role == WEIR_DTLS_ROLE_CLIENT;
+    weir_peer_enable_data(pc->peer, pc->hooks->on_data != NULL);
     start_dtls_if_client(pc);
     return 0;
 }
@@ -280,6 +285,20 @@ void weir_pc_send_many(weir_pc *pc, const uint8_t *const *bufs, const size_t *le
 {
     if (pc->ice && n)
         (void)weir_ice_agent_send_many(pc->ice, bufs, lens, n);
+}
+
+int weir_pc_send_data(weir_pc *pc, const uint8_t *buf, size_t len)
+{
+    if (!pc->peer || !pc->ice)
+        return -WEIR_EPERM;
+    int rc = weir_peer_send_data(pc->peer, weir_clock_now_us(), buf, len);
+    if (rc < 0)
+        return rc;
+    /* Only transmits: this may run inside weir_pc_drain's hooks. */
+    weir_transmit tx;
+    while (weir_peer_poll_transmit(pc->peer, &tx) == 1)
+        (void)weir_ice_agent_send(pc->ice, tx.data, tx.len);
+    return 0;
 }
 
 int weir_pc_send_rtcp(weir_pc *pc, const uint8_t *buf, size_t len)

@@ -37,6 +37,8 @@ typedef struct weir_pc_hooks {
                           const weir_peer_event *ev);            /* STREAM_LEARNED, RTCP_FEEDBACK */
     void (*on_packet)(weir_pc *pc, const weir_peer_packet *pkt); /* received RTP */
     void (*on_drained)(weir_pc *pc);                             /* after each drain */
+    /* DTLS application data (one SCTP packet per record); NULL: the peer drops it. */
+    void (*on_data)(weir_pc *pc, const uint8_t *buf, size_t len);
 } weir_pc_hooks;
 
 struct weir_pc {
@@ -94,6 +96,8 @@ int weir_pc_ice_restart(weir_pc *pc, const char *local_ufrag, const char *local_
 void weir_pc_drain(weir_pc *pc);
 /** Sends datagrams (already protected) in as few system calls as libnice allows. */
 void weir_pc_send_many(weir_pc *pc, const uint8_t *const *bufs, const size_t *lens, size_t n);
+/** Sends one DTLS application-data record (an SCTP packet) at once. 0 or -WEIR_E*. */
+int weir_pc_send_data(weir_pc *pc, const uint8_t *buf, size_t len);
 /** Protects and sends one compound RTCP packet built by the caller. 0 or -WEIR_E*. */
 int weir_pc_send_rtcp(weir_pc *pc, const uint8_t *buf, size_t len);
 

@@ -24,6 +24,17 @@ static wpeer *pub_owner(weir_pc *pc)
 static void on_state(weir_pc *pc, weir_pc_state state, const char *detail)
 {
     weir_worker_report_pc(pc->user, WEIR_WORKER_EVENT_PUBLISHER_STATE, state, detail);
+    weir_datachannel_on_pc_state(pc->user, state);
+}
+
+static void on_data(weir_pc *pc, const uint8_t *buf, size_t len)
+{
+    weir_datachannel_on_data(pc->user, buf, len);
+}
+
+static void on_drained(weir_pc *pc)
+{
+    weir_datachannel_service(pc->user);
 }
 
 static void on_local_candidate(weir_pc *pc, const char *candidate)
@@ -141,6 +152,8 @@ static const weir_pc_hooks publisher_hooks = {
     .on_local_candidate = on_local_candidate,
     .on_peer_event = on_peer_event,
     .on_packet = on_packet,
+    .on_drained = on_drained,
+    .on_data = on_data,
 };
 
 /* weir_publish_desc → weir_peer_config media (into the caller's storage) + producers. */
@@ -256,6 +269,7 @@ static void publisher_update(wpeer *wp, const weir_worker_publish *pub)
     }
     drop_gone_producers(wp, old, old_n);
     remap_ingress(wp, old, old_n);
+    weir_datachannel_prepare(wp, pub);
     register_producers(wp);
     weir_publisher_feedback_start(wp);
     if (pub->ice_restart)
@@ -308,6 +322,7 @@ void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
     snprintf(tag, sizeof tag, "%s pc=publisher", wp->log_tag);
     wp->pub_active = true;
     wp->stats_dirty = true;
+    weir_datachannel_prepare(wp, pub);
     if (weir_pc_init(&wp->pub, wp->w->context, &params, &publisher_hooks, wp, tag) < 0) {
         weir_worker_report_pc(wp, WEIR_WORKER_EVENT_PUBLISHER_STATE, WEIR_PC_FAILED, "ice setup");
         wp->pub_active = false;
@@ -340,6 +355,7 @@ void weir_publisher_teardown(wpeer *wp)
             weir_rtp_dump_close(&wp->producers[i].dumps[l]);
     wp->n_producers = 0;
     weir_publisher_feedback_stop(wp);
+    weir_datachannel_teardown(wp); /* before the PC: it sends through it */
     weir_pc_deinit(&wp->pub);
     wp->pub_active = false;
 }

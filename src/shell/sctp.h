@@ -23,6 +23,23 @@
  * cfg.wake(cfg.wake_user) is called (from that thread) so the owner drains
  * them. Every other function is for the owning thread only.
  *
+ * wake runs with a process-wide registry lock held (that is what makes
+ * weir_sctp_destroy safe against a timer on another thread: once destroy
+ * returns, no callback for that association runs or will run), so it must
+ * be short and must not call into this module: set a flag, write an
+ * eventfd. After any owner call, drain poll_transmit and poll_event: work
+ * done inside an owner call does not wake.
+ *
+ * usrsctp runs without threads (usrsctp_init_nothreads), one AF_CONN socket
+ * per association, CRC32c checked by nobody on input (DTLS authenticates)
+ * and computed here on output (peers check it), path MTU fixed at
+ * WEIR_SCTP_MTU, 1024 streams each way, stream reset enabled.
+ *
+ * Stream parity: our opens use our DTLS role's parity (RFC 8832 §6). An
+ * OPEN from the peer on our parity is accepted when the stream is free
+ * (aiortc picks its parity from its ICE role); our opens skip streams in
+ * use, so the two sides never share one.
+ *
  * Channels: ordered or unordered, reliable or partially reliable, opened by
  * either side with DCEP (OPEN answered by ACK). Message boundaries are
  * kept; text (PPID 51) and binary (PPID 53), empty messages (PPID 56/57),
@@ -74,9 +91,9 @@ typedef struct weir_sctp_config {
 } weir_sctp_config;
 
 typedef enum {
-    WEIR_SCTP_EVENT_CONNECTED = 1, /* the association is up: channels can be opened */
-    WEIR_SCTP_EVENT_CHANNEL_OPEN,  /* stream, label, protocol: opened by either side */
-    WEIR_SCTP_EVENT_MESSAGE,       /* stream, binary, data/len */
+    WEIR_SCTP_EVENT_CONNECTED = 1,  /* the association is up: channels can be opened */
+    WEIR_SCTP_EVENT_CHANNEL_OPEN,   /* stream, label, protocol: opened by either side */
+    WEIR_SCTP_EVENT_MESSAGE,        /* stream, binary, data/len */
     WEIR_SCTP_EVENT_CHANNEL_CLOSED, /* stream, reason: by the peer (stream reset) or by us */
     WEIR_SCTP_EVENT_DRAINED,        /* stream, sent_total: its send queue became empty */
     WEIR_SCTP_EVENT_CLOSED,         /* the association is gone (ABORT, SHUTDOWN, lost): reason */
@@ -141,6 +158,14 @@ int weir_sctp_open_channel(weir_sctp *s, const char *label, const char *protocol
  * the caller decides; Weir closes that channel).
  */
 int weir_sctp_send(weir_sctp *s, uint16_t stream, bool binary, const uint8_t *data, size_t len);
+/**
+ * For tests and fuzzing only: hands one message with any PPID to SCTP on any
+ * stream, bypassing channels, DCEP and the send queue (a misbehaving peer).
+ * 0, -WEIR_EAGAIN before CONNECTED or when usrsctp's buffer is full,
+ * -WEIR_EINVAL for len 0, -WEIR_EIO when usrsctp refuses it.
+ */
+int weir_sctp_send_raw(weir_sctp *s, uint16_t stream, uint32_t ppid, const uint8_t *data,
+                       size_t len);
 /** Bytes queued on the channel and not yet handed to SCTP. */
 size_t weir_sctp_buffered(const weir_sctp *s, uint16_t stream);
 /** Closes the channel (outgoing stream reset, RFC 8831 §6.7); a CHANNEL_CLOSED event follows. */

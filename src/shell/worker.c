@@ -48,6 +48,8 @@ weir_worker *weir_worker_create(int index, const weir_worker_media *media, void 
     w->loop = g_main_loop_new(w->context, FALSE);
     w->peers = g_hash_table_new_full(g_int64_hash, g_int64_equal, weir_free, NULL);
     atomic_init(&w->events_dropped, 0);
+    w->dc_fd = -1;
+    (void)weir_datachannel_worker_init(w); /* logged; publishers then get no data channels */
     return w;
 }
 
@@ -66,6 +68,8 @@ void weir_worker_push_event(weir_worker *w, weir_worker_event *ev)
 {
     if (!weir_ring_push(w->events, ev)) {
         atomic_fetch_add(&w->events_dropped, 1);
+        if (ev->type == WEIR_WORKER_EVENT_DATA_MESSAGE)
+            weir_free(ev->data);
         weir_free(ev);
         return;
     }
@@ -159,6 +163,7 @@ static gboolean on_stats_timer(gpointer data)
         weir_publisher_report(v);
         weir_subscriber_periodic(v, now_us);
     }
+    weir_tap_periodic(w, now_us);
     return G_SOURCE_CONTINUE;
 }
 
@@ -171,6 +176,7 @@ static gboolean on_feedback_timer(gpointer data)
     g_hash_table_iter_init(&it, w->peers);
     while (g_hash_table_iter_next(&it, &k, &v))
         weir_publisher_feedback_tick(v, now_us);
+    weir_datachannel_tick(now_us);
     return G_SOURCE_CONTINUE;
 }
 
@@ -201,6 +207,12 @@ static void handle_peer_command(weir_worker *w, const weir_worker_cmd *cmd)
         break;
     case WEIR_WORKER_CMD_PREFERENCES:
         weir_subscriber_preferences(wp, cmd->payload);
+        break;
+    case WEIR_WORKER_CMD_DATA_SEND:
+        weir_datachannel_send(wp, cmd->payload);
+        break;
+    case WEIR_WORKER_CMD_DATA_CLOSE:
+        weir_datachannel_close(wp, cmd->payload);
         break;
     default:
         break;
@@ -270,12 +282,22 @@ static void handle_command(weir_worker *w, const weir_worker_cmd *cmd)
     case WEIR_WORKER_CMD_SUBSCRIBER_START:
     case WEIR_WORKER_CMD_SUBSCRIBER_ANSWER:
     case WEIR_WORKER_CMD_PREFERENCES:
+    case WEIR_WORKER_CMD_DATA_SEND:
+    case WEIR_WORKER_CMD_DATA_CLOSE:
         handle_peer_command(w, cmd);
         break;
     case WEIR_WORKER_CMD_ROUTE:
     case WEIR_WORKER_CMD_KEYFRAME:
     case WEIR_WORKER_CMD_MUTE:
         handle_track_command(w, cmd);
+        break;
+    case WEIR_WORKER_CMD_TAP_START:
+        if (cmd->payload)
+            weir_tap_start(w, cmd->payload);
+        break;
+    case WEIR_WORKER_CMD_TAP_STOP:
+        if (cmd->payload)
+            weir_tap_stop(w, cmd->payload);
         break;
     }
 }
@@ -377,6 +399,7 @@ static void *worker_main(void *arg)
     GSource *feedback_timer = g_timeout_source_new(FEEDBACK_PERIOD_MS);
     g_source_set_callback(feedback_timer, on_feedback_timer, w, NULL);
     g_source_attach(feedback_timer, w->context);
+    weir_datachannel_worker_start(w);
     WEIR_LOG_INFO("started worker=%d", w->index);
     g_main_loop_run(w->loop);
     g_source_destroy(src);
@@ -393,6 +416,7 @@ static void *worker_main(void *arg)
     g_source_unref(w->stats_timer);
     w->stats_timer = NULL;
     free_all_peers(w);
+    weir_datachannel_worker_stop(w);
     if (w->routes) {
         g_hash_table_destroy(w->routes);
         w->routes = NULL;
@@ -471,8 +495,13 @@ void weir_worker_destroy(weir_worker *w)
         weir_free(((weir_worker_cmd *)item)->payload);
         weir_free(item);
     }
-    while ((item = weir_ring_pop(w->events)))
+    while ((item = weir_ring_pop(w->events))) {
+        weir_worker_event *ev = item;
+        if (ev->type == WEIR_WORKER_EVENT_DATA_MESSAGE)
+            weir_free(ev->data); /* never polled: nobody else will free it */
         weir_free(item);
+    }
+    weir_datachannel_worker_deinit(w);
     weir_ring_destroy(w->commands);
     weir_ring_destroy(w->events);
     g_hash_table_destroy(w->peers);

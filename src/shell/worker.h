@@ -117,6 +117,38 @@ typedef struct weir_worker_sub_answer {
     size_t n_tracks;
 } weir_worker_sub_answer;
 
+/*
+ * Payload of WEIR_WORKER_CMD_TAP_START (to the producer's worker; heap,
+ * freed by the worker): one track forwarded as plain RTP (or SRTP) to a
+ * UDP destination, by a consumer of its own (shell/tap.c). The control
+ * thread checked the destination against [taps] allow.
+ */
+typedef struct weir_worker_tap {
+    uint64_t tap_id; /* control-assigned, unique for the process' life */
+    uint32_t handle; /* the track */
+    bool audio;
+    weir_codec codec;
+    uint32_t clock_rate_hz;
+    uint8_t n_layers; /* simulcast layers the publisher sends (1 without) */
+    int layer;        /* spatial layer to forward; -1 = the top one */
+    int in_pt;        /* the publisher's payload type (RED and RTX are not forwarded) */
+    uint8_t pt;       /* ours, as in the tap's SDP */
+    uint32_t ssrc;
+    int family;                    /* AF_INET or AF_INET6 */
+    uint8_t addr[16];              /* destination, network order */
+    uint16_t rtp_port;             /* host order */
+    uint16_t rtcp_port;            /* sender reports go there */
+    uint32_t keyframe_interval_ms; /* 0 = only at start (and on PLI/FIR from the receiver) */
+    bool srtp;                     /* AES_CM_128_HMAC_SHA1_80 with srtp_key (key || salt) */
+    uint8_t srtp_key[30];
+} weir_worker_tap;
+
+/* Payload of WEIR_WORKER_CMD_TAP_STOP (to the worker that has the tap). */
+typedef struct weir_worker_tap_stop {
+    uint64_t tap_id;
+    uint32_t handle;
+} weir_worker_tap_stop;
+
 /* Payload of WEIR_WORKER_CMD_ROUTE (to the producer's worker). */
 typedef struct weir_worker_route {
     uint32_t handle;
@@ -148,6 +180,8 @@ typedef enum {
     WEIR_WORKER_CMD_PREFERENCES, /* payload: weir_worker_track_control; the subscriber's peer */
     WEIR_WORKER_CMD_DATA_SEND,   /* payload: weir_worker_data; a message to one channel */
     WEIR_WORKER_CMD_DATA_CLOSE,  /* payload: weir_worker_data (data = reason); close a channel */
+    WEIR_WORKER_CMD_TAP_START,   /* payload: weir_worker_tap; peer_id unused */
+    WEIR_WORKER_CMD_TAP_STOP,    /* payload: weir_worker_tap_stop; peer_id unused */
 } weir_worker_cmd_type;
 
 typedef struct weir_worker_cmd {
@@ -175,6 +209,7 @@ typedef enum {
     WEIR_WORKER_EVENT_DATA_MESSAGE, /* stream, binary, data/data_len (heap: the control frees) */
     WEIR_WORKER_EVENT_DATA_CLOSED,  /* stream; text: why (client closed, buffer full, ...) */
     WEIR_WORKER_EVENT_DATA_DRAINED, /* stream, sent_total: its send queue became empty */
+    WEIR_WORKER_EVENT_TAP_STATS,    /* tap_id, handle, packets, bytes, rtcp_received */
 } weir_worker_event_type;
 
 typedef enum {
@@ -212,6 +247,9 @@ typedef struct weir_worker_event {
     uint8_t *data; /* DATA_MESSAGE: weir_malloc'd, owned by whoever polls the event */
     uint32_t data_len;
     uint64_t sent_total; /* DATA_DRAINED: message bytes the channel handed to SCTP since open */
+    /* TAP_STATS (handle, packets, bytes above): */
+    uint64_t tap_id;
+    uint64_t rtcp_received; /* datagrams the receiver sent back to the tap's socket */
 } weir_worker_event;
 
 const char *weir_publisher_state_name(weir_publisher_state s);

@@ -71,6 +71,8 @@ struct weir_worker {
     wpeer *flush_head;       /* subscriber PCs with queued egress (linked by flush_next) */
     atomic_uint_fast64_t events_dropped;
     uint64_t mesh_drops; /* packets a full ring refused */
+    int dc_fd;           /* eventfd: data channel associations to service (datachannel.c) */
+    GSource *dc_source;
 };
 
 /* A track as this worker knows it: its producer (if the publisher is here) and its consumers here. */
@@ -83,6 +85,7 @@ typedef struct route {
     uint64_t remote_workers; /* bit i: worker i has consumers (producer worker only) */
     /* consumers on this worker: */
     GPtrArray *consumers; /* sub_track*, borrowed (owned by their wpeer) */
+    GPtrArray *taps;      /* struct tap* (shell/tap.c), owned; NULL until the first */
 } route;
 
 /* One m-line of a subscriber PC: the consumer that feeds it. */
@@ -144,6 +147,8 @@ struct wpeer {
     size_t n_tx;
     bool on_flush_list;
     wpeer *flush_next;
+    /* data channels of the publisher PC (datachannel.c); NULL without an application m-line: */
+    struct wpeer_dc *dc;
 };
 
 /* worker.c */
@@ -179,6 +184,29 @@ void weir_subscriber_forward(sub_track *st, weir_pkt *p, int64_t now_us);
 void weir_subscriber_periodic(wpeer *wp, int64_t now_us); /* sender reports, stats */
 /* Sends every subscriber PC's queued egress. */
 void weir_subscriber_flush_all(weir_worker *w);
+
+/* tap.c: RTP taps live on the producer's worker, as consumers of its route. */
+struct tap;
+void weir_tap_start(weir_worker *w, const weir_worker_tap *cfg);
+void weir_tap_stop(weir_worker *w, const weir_worker_tap_stop *stop);
+void weir_tap_forward(struct tap *t, weir_pkt *p, int64_t now_us);
+void weir_tap_destroy(struct tap *t); /* closes its socket; the route forgets it itself */
+void weir_tap_periodic(weir_worker *w, int64_t now_us); /* SRs, keyframes due, stats */
+
+/* datachannel.c: SCTP data channels on the publisher PC */
+int weir_datachannel_worker_init(weir_worker *w);    /* weir_worker_create */
+void weir_datachannel_worker_start(weir_worker *w);  /* worker thread, before the loop */
+void weir_datachannel_worker_stop(weir_worker *w);   /* worker thread, after the loop */
+void weir_datachannel_worker_deinit(weir_worker *w); /* weir_worker_destroy */
+void weir_datachannel_tick(int64_t now_us);          /* usrsctp timers (any worker) */
+/* A publish with an application m-line prepares the association (started once DTLS is up). */
+void weir_datachannel_prepare(wpeer *wp, const weir_worker_publish *pub);
+void weir_datachannel_on_pc_state(wpeer *wp, weir_pc_state state);
+void weir_datachannel_on_data(wpeer *wp, const uint8_t *buf, size_t len); /* DTLS app data */
+void weir_datachannel_service(wpeer *wp); /* packets out, events to the control thread */
+void weir_datachannel_send(wpeer *wp, const weir_worker_data *d);
+void weir_datachannel_close(wpeer *wp, const weir_worker_data *d);
+void weir_datachannel_teardown(wpeer *wp);
 
 /* router.c */
 route *weir_router_get(weir_worker *w, uint32_t handle, bool create);

@@ -243,7 +243,7 @@ async def test_no_auto_create_needs_admin_created_room(weir):
 
 # Media calls that must fail in an empty room, and how: the media methods are
 # live (test_forward_aiortc.py), so nothing to answer is 409 and an unknown
-# track is 404; recording and taps answer 501 until they land.
+# track is 404 (taps included); recording answers 501 until it lands.
 MEDIA_CALLS = [
     ("answer", {"sdp": VALID_ANSWER_SDP}, 409, "no offer"),
     ("trickle", {"pc": "subscriber", "candidate": {
@@ -256,8 +256,8 @@ MEDIA_CALLS = [
     ("mute", {"track": "t1", "muted": True}, 404, "no such track"),
     ("record_start", {}, 501, "not available yet"),
     ("record_stop", {"recording": "rec1"}, 501, "not available yet"),
-    ("tap_start", {"track": "t1", "host": "127.0.0.1", "port": 5004}, 501, "not available yet"),
-    ("tap_stop", {"tap": "tap1"}, 501, "not available yet"),
+    ("tap_start", {"track": "t1", "host": "127.0.0.1", "port": 5004}, 404, "no such track"),
+    ("tap_stop", {"tap": "tap1"}, 404, "no such tap"),
 ]
 EXPECTED_CODE = {m: code for m, _, code, _ in MEDIA_CALLS}
 

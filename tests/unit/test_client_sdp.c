@@ -161,6 +161,62 @@ Test(client_sdp, publish_offer_video_only)
     weir_free(offer);
 }
 
+/* Data channels: with media, and alone (a watcher that only draws). */
+Test(client_sdp, publish_offer_with_data)
+{
+    for (int alone = 0; alone < 2; alone++) {
+        wc_offer_params p = offer_params(false);
+        p.audio = p.video = !alone;
+        p.data = true;
+        p.sctp_port = 5000;
+        p.max_message_size = 262144;
+        char *offer = wc_sdp_publish_offer(&p);
+        cr_assert_not_null(strstr(offer, "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"));
+        cr_assert_not_null(strstr(offer, "a=max-message-size:262144\r\n"));
+        cr_assert_not_null(
+            strstr(offer, alone ? "a=group:BUNDLE 2\r\n" : "a=group:BUNDLE 0 1 2\r\n"), "%s",
+            offer);
+        weir_publish_desc desc;
+        char *answer = negotiate(offer, &desc);
+        cr_assert_eq(desc.n_media, alone ? 1 : 3);
+        const weir_publish_media *d = &desc.media[desc.n_media - 1];
+        cr_assert_str_eq(d->mid, WC_MID_DATA);
+        cr_assert(!d->rejected, "Weir accepts our application m-line");
+        cr_assert_eq(d->remote_sctp_port, 5000);
+
+        weir_sdp *as = NULL;
+        char err[128];
+        cr_assert_eq(weir_sdp_parse(answer, strlen(answer), &as, err, sizeof err), 0, "%s", err);
+        wc_remote_transport t;
+        cr_assert_eq(wc_sdp_read_transport(as, &t, err, sizeof err), 0, "%s", err);
+        cr_assert(t.data);
+        cr_assert_eq(t.sctp_port, 5000);
+        cr_assert(t.max_message_size != 0, "%s", answer);
+        weir_sdp_free(as);
+        weir_free(answer);
+        weir_free(offer);
+    }
+}
+
+Test(client_sdp, read_transport_without_data)
+{
+    wc_offer_params p = offer_params(false);
+    char *offer = wc_sdp_publish_offer(&p);
+    weir_publish_desc desc;
+    char *answer = negotiate(offer, &desc);
+    weir_sdp *as = NULL;
+    char err[128];
+    cr_assert_eq(weir_sdp_parse(answer, strlen(answer), &as, err, sizeof err), 0, "%s", err);
+    wc_remote_transport t;
+    cr_assert_eq(wc_sdp_read_transport(as, &t, err, sizeof err), 0, "%s", err);
+    cr_assert(!t.data);
+    cr_assert_eq(t.sctp_port, -1);
+    cr_assert_eq(t.max_message_size, -1);
+    weir_sdp_free(as);
+    weir_free(answer);
+    weir_free(offer);
+}
+
 /* What a server offer for the subscriber PC looks like (Chromium-shaped). */
 static const char SUB_OFFER[] =
     "v=0\r\n"

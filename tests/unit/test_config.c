@@ -64,6 +64,10 @@ static void expect_same(const weir_config *a, const weir_config *b, const char *
     cr_expect_eq(a->ice_port_min, b->ice_port_min, "%s: ice_port_min", what);
     cr_expect_eq(a->ice_port_max, b->ice_port_max, "%s: ice_port_max", what);
     cr_expect_str_eq(a->announced_ip, b->announced_ip, "%s: announced_ip", what);
+    cr_expect_str_eq(a->taps_allow, b->taps_allow, "%s: taps allow", what);
+    cr_expect_eq(a->taps_max, b->taps_max, "%s: taps max", what);
+    cr_expect_eq(a->taps_keyframe_interval_ms, b->taps_keyframe_interval_ms,
+                 "%s: taps keyframe_interval_ms", what);
 }
 
 Test(config, defaults)
@@ -139,6 +143,8 @@ static const value_row value_rows[] = {
     INT("[signalling]\njoin_timeout_s = 0", join_timeout_s, 0),
     INT("[media]\nice_port_min = 40000", ice_port_min, 40000),
     INT("[media]\nice_port_max = 65535", ice_port_max, 65535),
+    INT("[taps]\nmax = 0", taps_max, 0),
+    INT("[taps]\nkeyframe_interval_ms = 600000", taps_keyframe_interval_ms, 600000),
     /* the two max_participants keys are different options */
     INT("[server]\nmax_participants = 7\n[rooms]\nmax_participants = 8", max_participants, 7),
     INT("[server]\nmax_participants = 7\n[rooms]\nmax_participants = 8", room_max_participants, 8),
@@ -171,6 +177,7 @@ static const value_row value_rows[] = {
     STR("[server]\nlisten_address = 0.0.0.0", listen_address, "0.0.0.0"),
     STR("[media]\nice_bind_addresses = 127.0.0.1", ice_bind_addresses, "127.0.0.1"),
     STR("[media]\nannounced_ip = 203.0.113.7", announced_ip, "203.0.113.7"),
+    STR("[taps]\nallow = \"192.168.0.0/16, ::1\"", taps_allow, "192.168.0.0/16, ::1"),
     STR("[server]\nweb_root = /srv/weir web  ", web_root, "/srv/weir web"),
     STR("[server]\ntls_cert = \"\"", tls_cert, ""),
     STR("[server]\ntls_cert =", tls_cert, ""),
@@ -511,6 +518,11 @@ static const validate_row validate_rows[] = {
     {"[auth]\nsecret = 0123456789abcdef", NULL},
     {"[auth]\nsecret = \"\"", NULL},
     {"[server]\nlisten_address = \"\"", "[server] listen_address: must not be empty"},
+    {"[taps]\nallow = \"10.0.0.0/8, 2001:db8::/32\"", NULL},
+    {"[taps]\nallow = \"\"", NULL},
+    {"[taps]\nallow = 10.0.0.1/8",
+     "[taps] allow: \"10.0.0.1/8\": expected ADDRESS or ADDRESS/PREFIX (no host bits under the "
+     "prefix)"},
 };
 
 Test(config, validate)

@@ -1,11 +1,12 @@
 /*
  * weir-client: a headless WebRTC peer for Weir (see README.md and --help).
  *
- * One thread runs a GMainContext of its own (libnice, timers, media, the
- * signalling callbacks); libwebsockets runs in a second thread inside
- * signalling.c. The run ends after --duration seconds from a successful
- * join, on SIGINT/SIGTERM, or on the first fatal error; then the report is
- * written and the exit status says whether the expectations were met.
+ * One thread runs a GMainContext of its own (libnice, timers, media, data
+ * channels, the signalling callbacks); libwebsockets runs in a second
+ * thread inside signalling.c. The run ends after --duration seconds from a
+ * successful join, when --dc-expect-messages is met, on SIGINT/SIGTERM, or
+ * on the first fatal error; then the report is written and the exit status
+ * says whether the expectations were met.
  */
 #include <glib-unix.h>
 #include <glib.h>
@@ -21,6 +22,7 @@
 #include "peer/srtp.h"
 #include "publisher.h"
 #include "report.h"
+#include "shell/sctp.h"
 #include "signalling.h"
 #include "subscriber.h"
 #include "weir/log.h"
@@ -44,6 +46,8 @@ typedef struct app {
     char error[512]; /* first fatal error; "" = none */
     bool joined;
     bool interrupted;
+    bool dc_done;
+    bool sctp_initialised;
     int64_t joined_at_us;
 } app;
 
@@ -95,6 +99,13 @@ static void on_sub_failed(void *user, const char *why)
     stop_with_error(user, why);
 }
 
+static void on_dc_done(void *user)
+{
+    app *a = user;
+    a->dc_done = true;
+    g_main_loop_quit(a->loop);
+}
+
 static void start_media(app *a)
 {
     char err[256] = "";
@@ -107,9 +118,25 @@ static void start_media(app *a)
         wc_subscriber_callbacks scb = {.on_failed = on_sub_failed};
         a->sub = wc_subscriber_create(a->ctx, a->dctx, a->sig, &sc, &scb, a);
     }
-    if (a->opt.publish) {
-        wc_publisher_config pc = {.audio = a->opt.audio,
-                                  .video = a->opt.video,
+    wc_dc_config dcc = {
+        .labels = a->opt.dc,
+        .n_labels = a->opt.n_dc,
+        .send_ops = (uint64_t)a->opt.dc_send_ops,
+        .rate = a->opt.dc_rate,
+        .send_after_ms = a->opt.dc_send_after_ms,
+        .send_label = a->opt.dc_send_label,
+        .op_pad = (size_t)a->opt.dc_op_pad,
+        .clear = a->opt.dc_clear,
+        .record_path = a->opt.dc_record,
+        .stall_after = a->opt.dc_stall_after,
+        .expect_messages = a->opt.dc_expect_messages,
+        .self_id = json_string_value(json_object_get(a->participant, "id")),
+        .on_done = on_dc_done,
+        .user = a,
+    };
+    if (a->opt.publish || a->opt.n_dc > 0) {
+        wc_publisher_config pc = {.audio = a->opt.publish && a->opt.audio,
+                                  .video = a->opt.publish && a->opt.video,
                                   .simulcast = a->opt.simulcast,
                                   .width = a->opt.width,
                                   .height = a->opt.height,
@@ -118,7 +145,8 @@ static void start_media(app *a)
                                   .n_bind_addresses = a->n_bind,
                                   .cname = a->opt.display,
                                   .fingerprint = fp,
-                                  .simulated_loss_pct = a->opt.simulated_loss_pct};
+                                  .simulated_loss_pct = a->opt.simulated_loss_pct,
+                                  .dc = a->opt.n_dc > 0 ? &dcc : NULL};
         wc_publisher_callbacks pcb = {.on_failed = on_pub_failed};
         a->pub = wc_publisher_create(a->ctx, a->dctx, a->sig, &pc, &pcb, a, err, sizeof err);
         if (!a->pub) {
@@ -161,6 +189,8 @@ static void on_open(void *user)
     json_t *params = json_pack("{s:s, s:s}", "room", a->opt.room, "display", a->opt.display);
     if (a->opt.token)
         json_object_set_new(params, "token", json_string(a->opt.token));
+    if (a->opt.role)
+        json_object_set_new(params, "role", json_string(a->opt.role));
     wc_sig_call(a->sig, "join", params, on_join_result, a);
 }
 
@@ -212,6 +242,10 @@ static json_t *build_report(app *a)
     json_object_set_new(r, "duration_s", json_real(ran));
     json_object_set_new(r, "published", a->pub ? wc_publisher_report(a->pub) : json_null());
     json_object_set_new(r, "subscribed", a->sub ? wc_subscriber_report(a->sub) : json_array());
+    wc_dc *dc = a->pub ? wc_publisher_dc(a->pub) : NULL;
+    json_object_set_new(r, "datachannel", dc ? wc_dc_report(dc) : json_null());
+    if (a->dc_done)
+        json_object_set_new(r, "ended", json_string("dc_expect_messages met"));
     if (a->sub)
         json_object_set_new(r, "subscriber_ice_restarts",
                             json_integer(wc_subscriber_ice_restarts(a->sub)));
@@ -233,6 +267,13 @@ static int setup(app *a, char *err, size_t err_len)
     if (weir_srtp_global_init() < 0) {
         snprintf(err, err_len, "libsrtp initialisation failed");
         return -1;
+    }
+    if (a->opt.n_dc > 0) {
+        if (weir_sctp_global_init() < 0) {
+            snprintf(err, err_len, "usrsctp initialisation failed");
+            return -1;
+        }
+        a->sctp_initialised = true;
     }
     a->cert = weir_cert_generate(weir_clock_wall_ms(), err, err_len);
     if (!a->cert)
@@ -284,6 +325,8 @@ static void teardown(app *a)
     weir_dtls_ctx_destroy(a->dctx);
     weir_cert_destroy(a->cert);
     json_decref(a->participant);
+    if (a->sctp_initialised)
+        weir_sctp_global_shutdown();
 }
 
 int main(int argc, char **argv)

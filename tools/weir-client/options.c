@@ -10,12 +10,16 @@
 
 const char wc_usage[] =
     "usage: weir-client --url ws://HOST:PORT/ws --room R [--token JWT] [--display NAME]\n"
+    "                   [--role teacher|student|observer|recorder]\n"
     "                   [--publish] [--no-audio] [--no-video] [--simulcast]\n"
     "                   [--width W --height H --fps F] [--subscribe] [--duration SECONDS]\n"
     "                   [--report FILE|-] [--ice-bind ADDR]... [--insecure] [--log-level L]\n"
     "                   [--simulate-loss PCT]\n"
     "                   [--expect-video-frames N] [--expect-audio-frames N]\n"
     "                   [--expect-tracks N] [--expect-max-freeze-ms MS]\n"
+    "                   [--dc LABEL]... [--dc-send-ops N] [--dc-rate R] [--dc-send-after-ms MS]\n"
+    "                   [--dc-send-label L] [--dc-op-pad B] [--dc-clear] [--dc-record FILE]\n"
+    "                   [--dc-stall-after N] [--dc-expect-messages N] [--dc-expect-history N]\n"
     "\n"
     "A headless WebRTC peer for Weir: joins ROOM over the WebSocket, publishes a synthetic\n"
     "VP8 test pattern (frame number and send time painted in every frame; --simulcast sends\n"
@@ -28,6 +32,18 @@ const char wc_usage[] =
     "  --log-level L     error|warn|info|debug for the Weir libraries (default warn)\n"
     "  --simulate-loss P drop P% (0..50) of RTP packets at random, sent and received\n"
     "                    (exercises NACK/RTX/PLI where netem is not available)\n"
+    "  --role R          join as R (the server honours it only when auth is off)\n"
+    "\n"
+    "Data channels (on the publisher PC; without --publish it carries only data):\n"
+    "  --dc LABEL        open a channel (repeatable), e.g. whiteboard, chat\n"
+    "  --dc-send-ops N   send N scripted stroke ops on the send label (adds the channel)\n"
+    "  --dc-rate R       ops per second (default 50)\n"
+    "  --dc-send-after-ms MS  wait MS after the channel opened before the first op\n"
+    "  --dc-send-label L channel for the ops (default whiteboard)\n"
+    "  --dc-op-pad B     add B bytes of padding to each op\n"
+    "  --dc-clear        send {\"op\":\"clear\"} on whiteboard once the ops are sent\n"
+    "  --dc-record FILE  write every received frame, one per line, as received\n"
+    "  --dc-stall-after N stop reading SCTP after N messages (a frozen tab)\n"
     "\n"
     "Expectations (checked at the end, listed in the report):\n"
     "  --expect-video-frames N   every subscribed video track decoded >= N frames\n"
@@ -36,6 +52,10 @@ const char wc_usage[] =
     "                            (publish only: >= N frames sent)\n"
     "  --expect-tracks N         >= N subscribed tracks decoded at least one frame\n"
     "  --expect-max-freeze-ms MS no gap between two decoded video frames above MS\n"
+    "  --dc-expect-messages N    >= N stamped messages received, seqs increasing without\n"
+    "                            a gap, history first, every own op echoed (the run ends\n"
+    "                            as soon as this holds)\n"
+    "  --dc-expect-history N     >= N history messages received before anything live\n"
     "\n"
     "Exit status: 0 expectations met, 1 not met (the report says which),\n"
     "2 usage, connection or protocol error (reason on stderr).\n";
@@ -63,6 +83,18 @@ enum {
     OPT_EXPECT_AUDIO,
     OPT_EXPECT_TRACKS,
     OPT_EXPECT_FREEZE,
+    OPT_ROLE,
+    OPT_DC,
+    OPT_DC_SEND_OPS,
+    OPT_DC_RATE,
+    OPT_DC_SEND_AFTER,
+    OPT_DC_SEND_LABEL,
+    OPT_DC_OP_PAD,
+    OPT_DC_CLEAR,
+    OPT_DC_RECORD,
+    OPT_DC_STALL_AFTER,
+    OPT_DC_EXPECT_MESSAGES,
+    OPT_DC_EXPECT_HISTORY,
     OPT_HELP,
 };
 
@@ -89,6 +121,18 @@ static const struct option LONG_OPTS[] = {
     {"expect-audio-frames", required_argument, NULL, OPT_EXPECT_AUDIO},
     {"expect-tracks", required_argument, NULL, OPT_EXPECT_TRACKS},
     {"expect-max-freeze-ms", required_argument, NULL, OPT_EXPECT_FREEZE},
+    {"role", required_argument, NULL, OPT_ROLE},
+    {"dc", required_argument, NULL, OPT_DC},
+    {"dc-send-ops", required_argument, NULL, OPT_DC_SEND_OPS},
+    {"dc-rate", required_argument, NULL, OPT_DC_RATE},
+    {"dc-send-after-ms", required_argument, NULL, OPT_DC_SEND_AFTER},
+    {"dc-send-label", required_argument, NULL, OPT_DC_SEND_LABEL},
+    {"dc-op-pad", required_argument, NULL, OPT_DC_OP_PAD},
+    {"dc-clear", no_argument, NULL, OPT_DC_CLEAR},
+    {"dc-record", required_argument, NULL, OPT_DC_RECORD},
+    {"dc-stall-after", required_argument, NULL, OPT_DC_STALL_AFTER},
+    {"dc-expect-messages", required_argument, NULL, OPT_DC_EXPECT_MESSAGES},
+    {"dc-expect-history", required_argument, NULL, OPT_DC_EXPECT_HISTORY},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -133,6 +177,29 @@ static void defaults(wc_options *o)
     o->expect_audio_frames = -1;
     o->expect_tracks = -1;
     o->expect_max_freeze_ms = -1;
+    o->dc_rate = 50;
+    o->dc_send_label = "whiteboard";
+    o->dc_stall_after = -1;
+    o->dc_expect_messages = -1;
+    o->dc_expect_history = -1;
+}
+
+/* Adds label to the channels to open unless it is there already. */
+static int add_dc(wc_options *o, const char *label, char *err, size_t err_len)
+{
+    if (!*label || strlen(label) > 256) {
+        snprintf(err, err_len, "--dc: a label is 1..256 bytes");
+        return -WEIR_EINVAL;
+    }
+    for (size_t i = 0; i < o->n_dc; i++)
+        if (strcmp(o->dc[i], label) == 0)
+            return 0;
+    if (o->n_dc == WC_MAX_DC) {
+        snprintf(err, err_len, "--dc: at most %d channels", WC_MAX_DC);
+        return -WEIR_EINVAL;
+    }
+    o->dc[o->n_dc++] = label;
+    return 0;
 }
 
 static int check(const wc_options *o, char *err, size_t err_len)
@@ -141,11 +208,11 @@ static int check(const wc_options *o, char *err, size_t err_len)
         snprintf(err, err_len, "--url and --room are required");
         return -WEIR_EINVAL;
     }
-    if (!o->publish && !o->subscribe) {
-        snprintf(err, err_len, "nothing to do: give --publish and/or --subscribe");
+    if (!o->publish && !o->subscribe && o->n_dc == 0) {
+        snprintf(err, err_len, "nothing to do: give --publish, --subscribe and/or --dc");
         return -WEIR_EINVAL;
     }
-    if (o->publish && !o->audio && !o->video) {
+    if (o->publish && !o->audio && !o->video && o->n_dc == 0) {
         snprintf(err, err_len, "--publish with --no-audio and --no-video publishes nothing");
         return -WEIR_EINVAL;
     }
@@ -153,6 +220,16 @@ static int check(const wc_options *o, char *err, size_t err_len)
         snprintf(err, err_len, "--simulcast needs at least 256x96 (the q layer is 1/4 size)");
         return -WEIR_EINVAL;
     }
+    return 0;
+}
+
+/* The channels the scripted sending needs are opened even without --dc. */
+static int add_implied_channels(wc_options *o, char *err, size_t err_len)
+{
+    if (o->dc_send_ops > 0 && add_dc(o, o->dc_send_label, err, err_len) < 0)
+        return -WEIR_EINVAL;
+    if (o->dc_clear && add_dc(o, "whiteboard", err, err_len) < 0)
+        return -WEIR_EINVAL;
     return 0;
 }
 
@@ -251,6 +328,51 @@ int wc_options_parse(int argc, char **argv, wc_options *o, char *err, size_t err
             rc = parse_long("expect-max-freeze-ms", optarg, 0, 1L << 30, &o->expect_max_freeze_ms,
                             err, err_len);
             break;
+        case OPT_ROLE:
+            o->role = optarg;
+            break;
+        case OPT_DC:
+            rc = add_dc(o, optarg, err, err_len);
+            break;
+        case OPT_DC_SEND_OPS:
+            rc = parse_long("dc-send-ops", optarg, 0, 10000000, &o->dc_send_ops, err, err_len);
+            break;
+        case OPT_DC_RATE:
+            o->dc_rate = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->dc_rate > 0 && o->dc_rate <= 1000000)) {
+                snprintf(err, err_len, "--dc-rate: expected ops per second in (0, 1e6], got \"%s\"",
+                         optarg);
+                rc = -WEIR_EINVAL;
+            }
+            break;
+        case OPT_DC_SEND_AFTER:
+            rc = parse_long("dc-send-after-ms", optarg, 0, 86400000, &o->dc_send_after_ms, err,
+                            err_len);
+            break;
+        case OPT_DC_SEND_LABEL:
+            o->dc_send_label = optarg;
+            break;
+        case OPT_DC_OP_PAD:
+            rc = parse_long("dc-op-pad", optarg, 0, 4 << 20, &o->dc_op_pad, err, err_len);
+            break;
+        case OPT_DC_CLEAR:
+            o->dc_clear = true;
+            break;
+        case OPT_DC_RECORD:
+            o->dc_record = optarg;
+            break;
+        case OPT_DC_STALL_AFTER:
+            rc =
+                parse_long("dc-stall-after", optarg, 0, 1L << 40, &o->dc_stall_after, err, err_len);
+            break;
+        case OPT_DC_EXPECT_MESSAGES:
+            rc = parse_long("dc-expect-messages", optarg, 0, 1L << 40, &o->dc_expect_messages, err,
+                            err_len);
+            break;
+        case OPT_DC_EXPECT_HISTORY:
+            rc = parse_long("dc-expect-history", optarg, 0, 1L << 40, &o->dc_expect_history, err,
+                            err_len);
+            break;
         case OPT_HELP:
         case 'h':
             return 1;
@@ -266,5 +388,7 @@ int wc_options_parse(int argc, char **argv, wc_options *o, char *err, size_t err
         snprintf(err, err_len, "unexpected argument '%s'", argv[optind]);
         return -WEIR_EINVAL;
     }
+    if (add_implied_channels(o, err, err_len) < 0)
+        return -WEIR_EINVAL;
     return check(o, err, err_len);
 }

@@ -9,12 +9,14 @@
 #include <stddef.h>
 
 #define WC_MAX_BIND 8
+#define WC_MAX_DC 8
 
 typedef struct wc_options {
     const char *url;
     const char *room;
     const char *token;   /* NULL = none */
     const char *display; /* default "weir-client" */
+    const char *role;    /* join param (honoured when auth is off); NULL = none */
     const char *report;  /* file, "-" = stdout (default) */
     bool publish;
     bool audio; /* default true */
@@ -33,6 +35,19 @@ typedef struct wc_options {
     long expect_audio_frames;
     long expect_tracks;
     long expect_max_freeze_ms;
+    /* Data channels (datachannel.c), opened on the publisher PC: */
+    const char *dc[WC_MAX_DC]; /* labels; --dc-send-ops and --dc-clear add their label */
+    size_t n_dc;
+    long dc_send_ops;          /* scripted ops on dc_send_label (0 = none) */
+    double dc_rate;            /* ops per second (default 50) */
+    long dc_send_after_ms;     /* from the channel's opening */
+    const char *dc_send_label; /* default "whiteboard" */
+    long dc_op_pad;            /* bytes of padding ("p") in each op */
+    bool dc_clear;             /* send {"op":"clear"} on whiteboard after the ops */
+    const char *dc_record;     /* every received frame, one per line; NULL = none */
+    long dc_stall_after;       /* stop reading SCTP after N messages; -1 = never */
+    long dc_expect_messages;   /* -1 = no expectation */
+    long dc_expect_history;    /* -1 = no expectation */
 } wc_options;
 
 extern const char wc_usage[];

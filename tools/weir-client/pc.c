@@ -64,13 +64,20 @@ static void set_state(wc_pc *pc, wc_pc_state s, const char *detail)
 
 static void arm_dtls_timer(wc_pc *pc);
 
-static void drain_dtls(wc_pc *pc)
+static void flush_dtls(wc_pc *pc)
 {
     const uint8_t *data;
     size_t len;
     while (weir_dtls_poll_transmit(pc->dtls, &data, &len) == 1)
         if (weir_ice_agent_send(pc->ice, data, len) < 0)
             pc->stats.send_errors++;
+}
+
+static void drain_dtls(wc_pc *pc)
+{
+    const uint8_t *data;
+    size_t len;
+    flush_dtls(pc);
     weir_dtls_event ev;
     while (weir_dtls_poll_event(pc->dtls, &ev) == 1) {
         if (ev.type == WEIR_DTLS_EVENT_CONNECTED) {
@@ -88,8 +95,12 @@ static void drain_dtls(wc_pc *pc)
             set_state(pc, WC_PC_FAILED, "DTLS closed by the peer");
         }
     }
+    /* The callback may write (wc_pc_send_data) after it used data: poll_data's buffer
+     * only has to last until the next call on the session, which the loop makes. */
     while (weir_dtls_poll_data(pc->dtls, &data, &len) == 1)
-        ; /* no data channels */
+        if (pc->cb.on_data)
+            pc->cb.on_data(pc->user, data, len);
+    flush_dtls(pc);
     arm_dtls_timer(pc);
 }
 
@@ -345,6 +356,19 @@ int wc_pc_send_rtcp(wc_pc *pc, uint8_t *buf, size_t len, size_t cap)
         return rc;
     }
     pc->stats.rtcp_sent++;
+    return 0;
+}
+
+int wc_pc_send_data(wc_pc *pc, const uint8_t *buf, size_t len)
+{
+    if (pc->state != WC_PC_CONNECTED)
+        return -WEIR_EPERM;
+    int rc = weir_dtls_write(pc->dtls, weir_clock_now_us(), buf, len);
+    if (rc < 0) {
+        pc->stats.send_errors++;
+        return rc;
+    }
+    flush_dtls(pc);
     return 0;
 }
 

@@ -6,7 +6,8 @@
  *
  * DTLS starts when ICE connects; CONNECTED is reported once the handshake
  * and the fingerprint check are done and SRTP is keyed. Received RTP and
- * RTCP are handed over decrypted.
+ * RTCP are handed over decrypted; DTLS application data (SCTP packets of
+ * the data channels, RFC 8261) record by record.
  */
 #ifndef WC_PC_H
 #define WC_PC_H
@@ -36,6 +37,9 @@ typedef struct wc_pc_callbacks {
     /* Decrypted RTP / RTCP, writable in place for the call. */
     void (*on_rtp)(void *user, uint8_t *buf, size_t len);
     void (*on_rtcp)(void *user, uint8_t *buf, size_t len);
+    /* One DTLS application-data record (one SCTP packet), borrowed for the call. The
+     * callback may call wc_pc_send_data. */
+    void (*on_data)(void *user, const uint8_t *buf, size_t len);
 } wc_pc_callbacks;
 
 typedef struct wc_pc_config {
@@ -93,6 +97,12 @@ bool wc_pc_restart_if_needed(wc_pc *pc, const wc_remote_transport *rt);
  */
 int wc_pc_send_rtp(wc_pc *pc, uint8_t *buf, size_t len, size_t cap);
 int wc_pc_send_rtcp(wc_pc *pc, uint8_t *buf, size_t len, size_t cap);
+
+/**
+ * Sends buf (borrowed) as one DTLS application-data record (one SCTP
+ * packet). Returns 0, -WEIR_EPERM before CONNECTED, or the DTLS error.
+ */
+int wc_pc_send_data(wc_pc *pc, const uint8_t *buf, size_t len);
 
 wc_pc_state wc_pc_get_state(const wc_pc *pc);
 const char *wc_pc_state_name(wc_pc_state s);

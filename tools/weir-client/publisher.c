@@ -18,6 +18,7 @@
 #include "proto/rtp.h"
 #include "proto/sdp.h"
 #include "sdp_build.h"
+#include "shell/sctp.h"
 #include "video_source.h"
 #include "vp8_packetizer.h"
 #include "weir/alloc.h"
@@ -70,6 +71,7 @@ struct wc_publisher {
     wc_sig *sig;
     /* owned: */
     wc_pc *pc;
+    wc_dc *dc;
     wc_audio_source *audio;
     GSource *tick;
     char cname[32];
@@ -90,6 +92,7 @@ struct wc_publisher {
     bool failed;
     json_t *early_candidates; /* server candidates that arrived before the answer */
     uint64_t rtcp_received, rtcp_invalid;
+    uint32_t dc_max_message_size;
 };
 
 /* ---- sending ---- */
@@ -365,15 +368,22 @@ static void on_rtcp(void *user, uint8_t *buf, size_t len)
         p->rtcp_invalid++;
 }
 
+static void on_data(void *user, const uint8_t *buf, size_t len)
+{
+    wc_publisher *p = user;
+    if (p->dc)
+        wc_dc_handle_packet(p->dc, buf, len);
+}
+
 /* ---- signalling ---- */
 
 static void on_candidate(void *user, const char *candidate)
 {
     wc_publisher *p = user;
-    json_t *c = candidate
-                    ? json_pack("{s:s, s:s, s:i}", "candidate", candidate, "sdpMid",
-                                p->cfg.audio ? WC_MID_AUDIO : WC_MID_VIDEO, "sdpMLineIndex", 0)
-                    : json_null();
+    const char *mid = p->cfg.audio ? WC_MID_AUDIO : p->cfg.video ? WC_MID_VIDEO : WC_MID_DATA;
+    json_t *c = candidate ? json_pack("{s:s, s:s, s:i}", "candidate", candidate, "sdpMid", mid,
+                                      "sdpMLineIndex", 0)
+                          : json_null();
     wc_sig_call(p->sig, "trickle", json_pack("{s:s, s:o}", "pc", "publisher", "candidate", c), NULL,
                 NULL);
 }
@@ -383,7 +393,10 @@ static void on_state(void *user, wc_pc_state state, const char *detail)
     wc_publisher *p = user;
     if (state == WC_PC_CONNECTED) {
         fprintf(stderr, "weir-client: publisher connected (%s)\n", detail);
-        start_media(p);
+        if (p->cfg.audio || p->cfg.video)
+            start_media(p);
+        if (p->dc && wc_dc_start(p->dc, p->pc) < 0)
+            fail(p, "data channels: the SCTP association could not be created");
         if (p->cb.on_connected)
             p->cb.on_connected(p->user);
     } else if (state == WC_PC_FAILED) {
@@ -431,6 +444,12 @@ static void on_publish_result(void *user, json_t *result, json_t *error)
                  weir_sdp_setup_name(rt->setup));
         rc = -WEIR_EINVAL;
     }
+    if (rc == 0 && p->dc && !rt->data) {
+        snprintf(err, sizeof err, "the answer rejected the data channels (no application m-line)");
+        rc = -WEIR_EINVAL;
+    }
+    if (rc == 0 && p->dc)
+        wc_dc_set_remote(p->dc, rt->sctp_port, rt->max_message_size);
     if (rc == 0)
         rc = wc_pc_set_remote(p->pc, rt, err, sizeof err);
     g_free(rt);
@@ -471,6 +490,9 @@ void wc_publisher_start(wc_publisher *p)
         .video = p->cfg.video,
         .simulcast = p->cfg.simulcast,
         .n_layers = p->n_layers,
+        .data = p->dc != NULL,
+        .sctp_port = WEIR_SCTP_PORT,
+        .max_message_size = p->dc_max_message_size,
     };
     for (size_t i = 0; i < p->n_layers; i++)
         op.layers[i] = (wc_offer_layer){
@@ -552,7 +574,16 @@ wc_publisher *wc_publisher_create(GMainContext *ctx, weir_dtls_ctx *dctx, wc_sig
                         .controlling = true, /* the offerer, and Weir runs full ICE */
                         .name = "publisher",
                         .simulated_loss_pct = cfg->simulated_loss_pct};
-    wc_pc_callbacks pcb = {.on_candidate = on_candidate, .on_state = on_state, .on_rtcp = on_rtcp};
+    if (cfg->dc) {
+        p->dc = wc_dc_create(ctx, cfg->dc, err, err_len);
+        if (!p->dc)
+            goto fail;
+        p->dc_max_message_size =
+            cfg->dc->max_message_size ? cfg->dc->max_message_size : WEIR_SCTP_DEFAULT_MAX_MESSAGE;
+    }
+    p->cfg.dc = NULL;
+    wc_pc_callbacks pcb = {
+        .on_candidate = on_candidate, .on_state = on_state, .on_rtcp = on_rtcp, .on_data = on_data};
     p->pc = wc_pc_create(ctx, dctx, &pcc, &pcb, p);
     if (!p->pc) {
         snprintf(err, err_len, "publisher: ICE agent could not be created");
@@ -572,6 +603,7 @@ void wc_publisher_destroy(wc_publisher *p)
         g_source_destroy(p->tick);
         g_source_unref(p->tick);
     }
+    wc_dc_destroy(p->dc); /* before the PC it sends through */
     wc_pc_destroy(p->pc);
     for (size_t i = 0; i < p->n_layers; i++) {
         wc_video_source_destroy(p->layers[i].src);
@@ -624,6 +656,11 @@ uint64_t wc_publisher_video_frames(const wc_publisher *p)
 uint64_t wc_publisher_audio_frames(const wc_publisher *p)
 {
     return p->audio_frames;
+}
+
+wc_dc *wc_publisher_dc(const wc_publisher *p)
+{
+    return p->dc;
 }
 
 bool wc_publisher_connected(const wc_publisher *p)

@@ -9,6 +9,10 @@
  * NACKs are answered from a per-layer history by RTX (RFC 4588, repaired-rid
  * on simulcast layers). An RTCP SR + SDES goes out for every stream each
  * second.
+ *
+ * Data channels (datachannel.h) ride on the same PC: with a wc_dc_config
+ * the offer gets an application m-line, alone when neither audio nor video
+ * is published, and the association starts once DTLS is up.
  */
 #ifndef WC_PUBLISHER_H
 #define WC_PUBLISHER_H
@@ -19,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "datachannel.h"
 #include "peer/dtls.h"
 #include "signalling.h"
 
@@ -34,6 +39,7 @@ typedef struct wc_publisher_config {
     const char *cname;
     const char *fingerprint; /* ours, "sha-256 AB:..." (weir_cert_fingerprint) */
     double simulated_loss_pct;
+    const wc_dc_config *dc; /* NULL = no data channels; copied at create */
 } wc_publisher_config;
 
 typedef struct wc_publisher_callbacks {
@@ -60,5 +66,7 @@ json_t *wc_publisher_report(const wc_publisher *p);
 uint64_t wc_publisher_video_frames(const wc_publisher *p);
 uint64_t wc_publisher_audio_frames(const wc_publisher *p);
 bool wc_publisher_connected(const wc_publisher *p);
+/** The data channels, NULL when none were asked for. */
+wc_dc *wc_publisher_dc(const wc_publisher *p);
 
 #endif

@@ -58,6 +58,59 @@ static bool check_published(json_t *list, const char *name, const json_t *publis
     return add(list, name, v >= min, detail);
 }
 
+/* Sum of an integer member over the data channels. */
+static json_int_t sum_channels(const json_t *dc, const char *key)
+{
+    json_int_t n = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(dc, "channels"), i, c) {
+        n += get_int(c, key);
+    }
+    return n;
+}
+
+/*
+ * --dc-expect-messages N: enough stamped messages, each channel's seqs
+ * strictly increasing without a gap, history before anything live, and
+ * every op we sent came back (in order, once).
+ */
+static bool check_dc_messages(json_t *list, const json_t *dc, long want)
+{
+    char detail[300];
+    if (!json_is_object(dc))
+        return add(list, "dc_messages", false, "no data channels");
+    json_int_t got = sum_channels(dc, "stamped");
+    snprintf(detail, sizeof detail, "%lld stamped messages received (want >= %ld)", (long long)got,
+             want);
+    bool ok = add(list, "dc_messages", got >= want, detail);
+    json_int_t gaps = sum_channels(dc, "gaps"), order = sum_channels(dc, "order_errors");
+    snprintf(detail, sizeof detail, "seq gaps %lld, out of order %lld", (long long)gaps,
+             (long long)order);
+    ok &= add(list, "dc_seq_order", gaps == 0 && order == 0, detail);
+    json_int_t late = sum_channels(dc, "history_late");
+    snprintf(detail, sizeof detail, "%lld history message(s) after a live one", (long long)late);
+    ok &= add(list, "dc_history_first", late == 0, detail);
+    const json_t *own = json_object_get(dc, "own");
+    json_int_t sent = get_int(own, "sent"), missing = get_int(own, "missing"),
+               dup = get_int(own, "duplicates"), ooo = get_int(own, "out_of_order");
+    snprintf(detail, sizeof detail,
+             "own ops sent %lld, not echoed %lld, echoed twice %lld, out of order %lld",
+             (long long)sent, (long long)missing, (long long)dup, (long long)ooo);
+    ok &= add(list, "dc_own_echoed", missing == 0 && dup == 0 && ooo == 0, detail);
+    return ok;
+}
+
+static bool check_dc_history(json_t *list, const json_t *dc, long want)
+{
+    char detail[200];
+    json_int_t got = json_is_object(dc) ? sum_channels(dc, "history") : 0;
+    json_int_t late = json_is_object(dc) ? sum_channels(dc, "history_late") : 0;
+    snprintf(detail, sizeof detail, "%lld history message(s), %lld after a live one (want >= %ld)",
+             (long long)got, (long long)late, want);
+    return add(list, "dc_history", got >= want && late == 0, detail);
+}
+
 bool wc_report_check(json_t *report, const wc_options *o)
 {
     json_t *list = json_array();
@@ -88,6 +141,11 @@ bool wc_report_check(json_t *report, const wc_options *o)
     if (o->expect_max_freeze_ms >= 0)
         ok &= check_tracks(list, "max_freeze_ms", sub, "video", "max_gap_ms",
                            o->expect_max_freeze_ms, true);
+    const json_t *dc = json_object_get(report, "datachannel");
+    if (o->dc_expect_messages >= 0)
+        ok &= check_dc_messages(list, dc, o->dc_expect_messages);
+    if (o->dc_expect_history >= 0)
+        ok &= check_dc_history(list, dc, o->dc_expect_history);
     json_object_set_new(report, "expectations", list);
     json_object_set_new(report, "ok", json_boolean(ok));
     return ok;

@@ -17,7 +17,8 @@
 
 /**
  * Adds "expectations" and "ok" to report (an object holding "published"
- * (object or null) and "subscribed" (array)) and returns ok.
+ * (object or null), "subscribed" (array) and "datachannel" (object or
+ * null)) and returns ok.
  */
 bool wc_report_check(json_t *report, const wc_options *o);
 

@@ -99,6 +99,16 @@ static void offer_video(GString *s, const wc_offer_params *p)
     line(s, "a=ssrc:%u cname:%s", l->rtx_ssrc, p->cname);
 }
 
+/* RFC 8841 §4-6 and what Chromium offers; the data m-line is bundled like the others. */
+static void offer_data(GString *s, const wc_offer_params *p)
+{
+    line(s, "m=application 9 UDP/DTLS/SCTP webrtc-datachannel");
+    transport_lines(s, p->ice_ufrag, p->ice_pwd, p->fingerprint, "actpass");
+    line(s, "a=mid:%s", WC_MID_DATA);
+    line(s, "a=sctp-port:%u", (unsigned)p->sctp_port);
+    line(s, "a=max-message-size:%u", (unsigned)p->max_message_size);
+}
+
 char *wc_sdp_publish_offer(const wc_offer_params *p)
 {
     GString *s = g_string_new(NULL);
@@ -106,14 +116,16 @@ char *wc_sdp_publish_offer(const wc_offer_params *p)
     line(s, "o=- %llu 2 IN IP4 127.0.0.1", (unsigned long long)p->session_id);
     line(s, "s=-");
     line(s, "t=0 0");
-    line(s, "a=group:BUNDLE%s%s", p->audio ? " " WC_MID_AUDIO : "",
-         p->video ? " " WC_MID_VIDEO : "");
+    line(s, "a=group:BUNDLE%s%s%s", p->audio ? " " WC_MID_AUDIO : "",
+         p->video ? " " WC_MID_VIDEO : "", p->data ? " " WC_MID_DATA : "");
     line(s, "a=extmap-allow-mixed");
     line(s, "a=msid-semantic: WMS %s", p->stream_id);
     if (p->audio)
         offer_audio(s, p);
     if (p->video)
         offer_video(s, p);
+    if (p->data)
+        offer_data(s, p);
     return finish(s);
 }
 
@@ -142,6 +154,8 @@ int wc_sdp_read_transport(const weir_sdp *sdp, wc_remote_transport *out, char *e
     copy_str(r.fingerprint_hash, sizeof r.fingerprint_hash, t.fingerprints[0].hash);
     copy_str(r.fingerprint, sizeof r.fingerprint, t.fingerprints[0].value);
     r.setup = t.setup;
+    r.sctp_port = -1;
+    r.max_message_size = -1;
     for (size_t i = 0; i < sdp->n_attrs; i++)
         r.ice_lite |= strcmp(sdp->attrs[i].name, "ice-lite") == 0;
     for (size_t mi = 0; mi < sdp->n_media; mi++) {
@@ -158,6 +172,11 @@ int wc_sdp_read_transport(const weir_sdp *sdp, wc_remote_transport *out, char *e
                      c->transport, c->priority, c->address, c->port, c->type, rel);
         }
         r.end_of_candidates |= mm->end_of_candidates;
+        if (mm->kind == WEIR_SDP_APPLICATION && mm->port != 0 && !r.data) {
+            r.data = true;
+            r.sctp_port = mm->sctp_port;
+            r.max_message_size = mm->max_message_size;
+        }
     }
     *out = r;
     return 0;

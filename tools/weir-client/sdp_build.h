@@ -5,7 +5,11 @@
  *     trickle, a=setup:actpass; without simulcast a=ssrc + ssrc-group:FID;
  *     with simulcast a=rid q/h/f send + a=simulcast:send q;h;f and no a=ssrc,
  *     as Chromium does (the SFU learns SSRCs from the mid/rid extensions);
- *   - reading the publisher answer (ICE, fingerprint, setup);
+ *     with data channels an application m-line mid 2 (RFC 8841:
+ *     UDP/DTLS/SCTP webrtc-datachannel, a=sctp-port, a=max-message-size),
+ *     alone when neither audio nor video is sent;
+ *   - reading the publisher answer (ICE, fingerprint, setup, SCTP port and
+ *     max-message-size of its application m-line);
  *   - the subscriber answer (Weir offers, we answer): per offered m-line
  *     opus or VP8 (+ its RTX) recvonly, anything else rejected with port 0,
  *     a=setup:active (we are the DTLS client).
@@ -35,6 +39,7 @@
 #define WC_EXT_RRID 11
 #define WC_MID_AUDIO "0"
 #define WC_MID_VIDEO "1"
+#define WC_MID_DATA "2"
 #define WC_MAX_LAYERS 3
 #define WC_SDP_MAX_MEDIA 16
 #define WC_SDP_MAX_CANDIDATES 16
@@ -60,6 +65,9 @@ typedef struct wc_offer_params {
     bool simulcast;
     wc_offer_layer layers[WC_MAX_LAYERS]; /* 1 without simulcast, 3 with (q, h, f) */
     size_t n_layers;
+    bool data;                 /* an application m-line for data channels */
+    uint16_t sctp_port;        /* ours (5000) */
+    uint32_t max_message_size; /* what we accept: a=max-message-size */
 } wc_offer_params;
 
 /** The publisher offer as text. Never fails. */
@@ -76,10 +84,15 @@ typedef struct wc_remote_transport {
     char candidates[WC_SDP_MAX_CANDIDATES][256]; /* "candidate:..." */
     size_t n_candidates;
     bool end_of_candidates;
+    /* The first accepted application m-line (port != 0): */
+    bool data;
+    int32_t sctp_port;        /* -1 when absent (RFC 8841 §5: then 5000) */
+    int64_t max_message_size; /* -1 when absent; 0 = no limit (RFC 8841 §6) */
 } wc_remote_transport;
 
 /**
- * Reads the transport (of the first m-line, BUNDLE) from a parsed SDP.
+ * Reads the transport (of the first m-line, BUNDLE) from a parsed SDP, and
+ * the SCTP parameters of its first accepted application m-line.
  * Returns 0, or -WEIR_EINVAL with a reason in err when ICE credentials or
  * the fingerprint are missing.
  */
