@@ -79,9 +79,11 @@ const args = parseArgs(process.argv);
 const FLAGS = [...CHROMIUM_FLAGS.filter((f) => f !== '--use-fake-ui-for-media-stream'),
     '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
     '--disable-backgrounding-occluded-windows',
-    // A page without camera permission hides its host candidates behind mDNS
-    // names, which nothing resolves in the loopback-only namespace (and libnice
-    // does not resolve at all): the denied page would never connect.
+    // A page without camera permission offers mDNS names (xxx.local) instead
+    // of its host addresses; in the loopback-only namespace it then gathers no
+    // candidate at all and never connects, so the hiding is turned off here.
+    // (Not covered: a real network, where libnice, which resolves no .local
+    // name, must rely on peer-reflexive candidates learnt from the checks.)
     '--disable-features=WebRtcHideLocalIpsWithMdns'];
 
 const result = { event: 'result', chromium: null, steps: {}, figures: {}, pages: {}, shots: [] };

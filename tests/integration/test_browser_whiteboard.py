@@ -60,7 +60,7 @@ def scenario(tmp_path_factory):
         extra += ["--skip", ",".join(SKIPPED_STEPS)]
     driver = Driver(srv.url, room, script="whiteboard.mjs", extra=extra)
     deadline = time.monotonic() + WB_DRIVER_TIMEOUT_S
-    out = {"result": None}
+    out = {"result": None, "driver_error": None}
     try:
         while True:
             ev = driver.next_event(deadline, WB_DRIVER_TIMEOUT_S)
@@ -69,6 +69,8 @@ def scenario(tmp_path_factory):
             if ev.get("event") == "result":
                 out["result"] = ev
         driver.proc.wait(timeout=30)
+    except AssertionError as e:  # the driver hung: keep the server's log all the same
+        out["driver_error"] = str(e)[-8000:]
     finally:
         driver.kill()
     out["driver_stderr"] = driver.stderr.decode(errors="replace")
@@ -79,7 +81,8 @@ def scenario(tmp_path_factory):
         with open(os.path.join(shots, "weir.log"), "w") as f:
             f.write(out["weir_log"])
     res = out["result"]
-    assert res is not None, ("the browser driver printed no result:\n"
+    assert res is not None, ("the browser driver printed no result "
+                             f"({out['driver_error'] or 'it exited'}):\n"
                              + out["driver_stderr"][-8000:])
     print("\n==== browser whiteboard figures ====")
     print(f"chromium: {res['chromium']}  driver {res['figures'].get('total_ms')} ms")
