@@ -67,9 +67,7 @@ class Server:
         with open(conf, "w") as f:
             f.write(f"[server]\nlisten_address = 127.0.0.1\nworkers = {workers}\n"
                     f"data_dir = {os.path.join(workdir, 'data')}\n"
-                    # Receivers wait silently for the senders (a data-only peer sends
-                    # nothing while idle): keep the server from calling them gone.
-                    "[media]\nice_bind_addresses = 127.0.0.1\nice_consent_timeout_s = 120\n"
+                    "[media]\nice_bind_addresses = 127.0.0.1\n"
                     f"[log]\nlevel = {log_level}\n"
                     f"[data]\nflood_messages_per_s = {flood}\n"
                     f"flood_bytes_per_s = {max(flood * 1024, 1048576)}\n")

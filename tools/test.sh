@@ -14,7 +14,7 @@
 #
 # Environment:
 #   WEIR_TEST_QUICK=1     only deps, format and debug (for quick local runs)
-#   WEIR_FUZZ_SECONDS=N   seconds per fuzz target (default 30; 0 = replay the
+#   WEIR_FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 = replay the
 #                         seed corpus only)
 #
 # The last line printed is always "N passed, N failed" counting test cases
@@ -25,10 +25,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 
 quick=${WEIR_TEST_QUICK:-0}
-fuzz_seconds=${WEIR_FUZZ_SECONDS:-30}
+fuzz_seconds=${WEIR_FUZZ_SECONDS:-20}
 if ! [[ "$fuzz_seconds" =~ ^[0-9]+$ ]]; then
     echo "test.sh: WEIR_FUZZ_SECONDS must be a whole number of seconds, not '$fuzz_seconds'" >&2
-    fuzz_seconds=30
+    fuzz_seconds=20
 fi
 
 results=build/test-results
@@ -223,9 +223,10 @@ stage_fuzz() {
     build_dir fuzz "$dir" clang -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false ||
         return 0
     local targets=() exe passed=0 failed=0 failures=()
-    # tests/fuzz/fuzz_<name>.c builds fuzz_<name> in build/fuzz/tests/fuzz (or build/fuzz/tests).
-    mapfile -t targets < <(find "$dir/tests" -maxdepth 2 -type f -name 'fuzz_*' ! -name '*.*' \
-        -perm -u+x 2>/dev/null | sort)
+    # tests/fuzz/fuzz_<name>.c builds fuzz_<name> in build/fuzz/tests (or, for a target that
+    # needs a tool's own sources, next to that tool: build/fuzz/benchmarks/weir-load).
+    mapfile -t targets < <(find "$dir/tests" "$dir/benchmarks" "$dir/tools" -maxdepth 3 -type f \
+        -name 'fuzz_*' ! -name '*.*' -perm -u+x 2>/dev/null | sort)
     if [ ${#targets[@]} -eq 0 ]; then
         record fuzz fail count "0,1,0" "no fuzz_* executables under $dir/tests (is CC clang?)"
         return 0

@@ -44,7 +44,8 @@ export class ClassroomBoard {
         this.input = new StrokeInput($('#board-input'), {
             send: (op) => this.client.whiteboard.send(op),
             tool: () => this.tool,
-            enabled: () => this.writable() && this.client.whiteboard.state === 'open',
+            enabled: () => this.writable() && !!this.client &&
+                this.client.whiteboard.state === 'open',
         });
         this.chat = new ChatPanel({ list: $('#chat-list'), form: $('#chat-form'),
             input: $('#chat-input'), status: $('#chat-status') }, {
@@ -104,7 +105,7 @@ export class ClassroomBoard {
         }
     }
 
-    /** Starts following a client that has joined (me: its participant; people: id → participant). */
+    /** Follows a client that has joined (me: its participant; people: id → participant). */
     attach(client, me, people) {
         this.detach();
         this.client = client;
@@ -127,7 +128,8 @@ export class ClassroomBoard {
                 this.waitEl.hidden = true;
             }),
             wb.on((msg) => this.board.apply(msg)),
-            wb.on('error', ({ code, message }) => this.status(refusal('whiteboard', code, message))),
+            wb.on('error', ({ code, message }) =>
+                this.status(refusal('whiteboard', code, message))),
             wb.on('close', ({ reopening }) => {
                 this.waitEl.hidden = false;
                 this.waitEl.textContent = reopening ? 'Reconnecting the whiteboard…' :
@@ -147,6 +149,7 @@ export class ClassroomBoard {
         for (const off of this.offs.splice(0))
             off();
         this.client = null;
+        this.me = null;
         this.board.reset();
         this.chat.reset();
         this.status('');
@@ -173,7 +176,8 @@ export class ClassroomBoard {
     // Who wrote a chat message: the server's `from` first (a claimed name can
     // be anything), the claimed name for people who have left.
     who(msg) {
-        const mine = !!this.client && !!this.client.participant && msg.from === this.client.participant.id;
+        const me = this.client && this.client.participant;
+        const mine = !!me && msg.from === me.id;
         if (mine)
             return { name: 'You', mine, role: this.me.role };
         const p = this.people && this.people.get(msg.from);

@@ -177,6 +177,8 @@ async function join(room, display, token, role, withMedia) {
     board.attach(client, me, people);
     const mayPublish = me.role === 'teacher' || me.role === 'student';
     ui.screen.disabled = !mayPublish;
+    for (const b of [ui.mic, ui.camera, ui.screen])
+        b.hidden = !mayPublish; // observers and recorders only watch
     const local = makeTile('local', { display: me.display, role: me.role, local: true });
     statsTimer = setInterval(updateStats, 1000);
     if (mayPublish && withMedia && await startCamera())
@@ -486,6 +488,7 @@ function teardown() {
     for (const b of [ui.mic, ui.camera, ui.screen]) {
         b.setAttribute('aria-pressed', 'false');
         b.disabled = false;
+        b.hidden = false;
     }
     ui.mic.textContent = 'Mute';
     ui.camera.textContent = 'Camera off';

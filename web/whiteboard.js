@@ -226,7 +226,8 @@ export class StrokeInput {
         this.octx.clearRect(0, 0, BOARD_WIDTH, BOARD_HEIGHT);
         if (s.tool.kind === 'rect' || s.tool.kind === 'ellipse') {
             if (s.start[0] !== s.end[0] || s.start[1] !== s.end[1])
-                this._emit({ op: s.tool.kind, pts: [s.start, s.end], c: s.tool.colour, w: PEN_WIDTH });
+                this._emit({ op: s.tool.kind, pts: [s.start, s.end], c: s.tool.colour,
+                    w: PEN_WIDTH });
         } else {
             this._flush(true);
         }

@@ -72,6 +72,30 @@ static int io_send(void *user, const weir_dc_peer *peer, uint16_t stream, bool b
     return queue_cmd(dcs->ctl, peer, WEIR_WORKER_CMD_DATA_SEND, stream, binary, data, len);
 }
 
+/* One command for every target on the worker: the message bytes once, then who gets them. */
+static int io_fanout(void *user, int worker, const weir_dc_target *targets, size_t n, bool binary,
+                     const uint8_t *data, size_t len)
+{
+    weir_datachannels *dcs = user;
+    weir_control *ctl = dcs->ctl;
+    if (worker < 0 || worker >= ctl->n_workers || n == 0 || n > UINT32_MAX)
+        return -WEIR_EINVAL;
+    weir_worker_fanout *f = weir_malloc(sizeof *f + n * sizeof f->targets[0] + len);
+    f->binary = binary;
+    f->len = (uint32_t)len;
+    f->n_targets = (uint32_t)n;
+    for (size_t i = 0; i < n; i++)
+        f->targets[i] =
+            (weir_worker_fanout_target){.peer_id = targets[i].peer_id, .stream = targets[i].stream};
+    if (len)
+        memcpy(weir_worker_fanout_data(f), data, len);
+    weir_worker_cmd cmd = {.type = WEIR_WORKER_CMD_DATA_FANOUT, .payload = f};
+    int rc = weir_worker_send(ctl->workers[worker], &cmd);
+    if (rc < 0)
+        weir_free(f);
+    return rc;
+}
+
 static int io_close(void *user, const weir_dc_peer *peer, uint16_t stream, const char *reason)
 {
     weir_datachannels *dcs = user;
@@ -188,7 +212,7 @@ static weir_dc_room *get_room(weir_datachannels *dcs, const weir_room *room, int
     weir_room_log *log = open_log(dcs, weir_room_id(room), now_us);
     if (!log)
         return NULL;
-    weir_dc_io io = {.send = io_send, .close = io_close, .user = dcs};
+    weir_dc_io io = {.send = io_send, .fanout = io_fanout, .close = io_close, .user = dcs};
     r = weir_dc_room_create(weir_room_id(room), log, &dcs->limits, &io, &dcs->stats);
     g_hash_table_insert(dcs->rooms, weir_strdup(weir_room_id(room)), r);
     return r;

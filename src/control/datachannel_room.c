@@ -21,6 +21,7 @@
 typedef struct frame {
     uint32_t refs;
     uint32_t len;
+    bool binary; /* relayed binary (other labels); stamped frames are text */
     uint8_t data[];
 } frame;
 
@@ -29,6 +30,13 @@ typedef struct qnode {
     frame *f;
     bool history; /* copied from the history before a clear/eviction: not backlog */
 } qnode;
+
+/*
+ * The queue of a channel holds, in CH_REPLAY, what waits behind the replay
+ * cursor; in CH_LIVE, the live messages a full command ring held back
+ * (normally empty). Either way backlog_bytes is what the channel is owed
+ * on the control side, and max_backlog caps it.
+ */
 
 typedef enum {
     CH_REPLAY,  /* history and queued messages still to send, under the window */
@@ -66,6 +74,10 @@ struct weir_dc_room {
     /* state: */
     weir_dc_limits lim;
     weir_dc_io io;
+    /* scratch for fan-outs (capacity scap, at least n): */
+    channel **batch;
+    weir_dc_target *targets;
+    size_t scap;
 };
 
 static const char *const refuse_names[WEIR_DC_REFUSE_COUNT] = {"role", "binary", "too_big",
@@ -112,11 +124,12 @@ weir_dc_room *weir_dc_room_create(const char *room_id, weir_room_log *log,
 
 /* ---- frames and queues ---- */
 
-static frame *frame_new(const uint8_t *data, size_t len)
+static frame *frame_new(bool binary, const uint8_t *data, size_t len)
 {
     frame *f = weir_malloc(sizeof *f + len);
     f->refs = 1;
     f->len = (uint32_t)len;
+    f->binary = binary;
     memcpy(f->data, data, len);
     return f;
 }
@@ -335,7 +348,7 @@ static void pump(weir_dc_room *r, channel *c)
         if (!window_open(r, c))
             return;
         frame *f = c->q_head->f;
-        if (send_on(r, c, false, f->data, f->len, true) < 0)
+        if (send_on(r, c, f->binary, f->data, f->len, true) < 0)
             return;
         r->stats->delivered++;
         queue_pop(c);
@@ -368,7 +381,7 @@ static void materialize(weir_dc_room *r, int kind)
                 break;
             uint8_t *buf;
             size_t len = weir_dc_frame_stamped(e, &buf);
-            frame *f = frame_new(buf, len);
+            frame *f = frame_new(false, buf, len);
             weir_free(buf);
             queue_push(c, f, true);
             frame_unref(f);
@@ -453,23 +466,141 @@ static int refuse(weir_dc_room *r, channel *c, weir_dc_refuse why, int code, con
     return code;
 }
 
+/* ---- live fan-out ---- */
+
+static void ensure_scratch(weir_dc_room *r)
+{
+    if (r->scap >= r->n)
+        return;
+    r->scap = r->cap;
+    r->batch = weir_realloc(r->batch, r->scap * sizeof *r->batch);
+    r->targets = weir_realloc(r->targets, r->scap * sizeof *r->targets);
+}
+
+/* One command for the n channels of batch (all on one worker): 0 queued, < 0 nothing was. */
+static int fan_out(weir_dc_room *r, channel **batch, size_t n, bool binary, const uint8_t *data,
+                   size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        r->targets[i] =
+            (weir_dc_target){.peer_id = batch[i]->peer.peer_id, .stream = batch[i]->stream};
+    int rc = r->io.fanout(r->io.user, batch[0]->peer.worker, r->targets, n, binary, data, len);
+    if (rc < 0) {
+        r->stats->send_failed++;
+        return rc;
+    }
+    r->stats->fanouts++;
+    for (size_t i = 0; i < n; i++) {
+        batch[i]->sent_bytes += len;
+        r->stats->delivered++;
+    }
+    return 0;
+}
+
+/* A live message the ring refused: it waits in the channel's queue, up to max_backlog owed. */
+static void defer(weir_dc_room *r, channel *c, frame *f)
+{
+    r->stats->deferred++;
+    queue_push(c, f, false);
+    if (c->backlog_bytes > r->lim.max_backlog)
+        request_close(r, c, WEIR_DC_CLOSE_QUEUE_FULL);
+}
+
+/*
+ * Retries what full rings held back: per worker, the channels whose oldest
+ * waiting frame is the same go out in one fan-out (they were deferred
+ * together, so they usually are). A worker whose ring is still full is
+ * left alone until the next call; every channel keeps its own order.
+ */
+static void flush_deferred(weir_dc_room *r)
+{
+    uint64_t blocked = 0; /* bit per worker (WEIR_DC_MAX_WORKERS = 64) */
+    ensure_scratch(r);
+    for (;;) {
+        channel *first = NULL;
+        for (size_t i = 0; i < r->n && !first; i++) {
+            channel *c = r->ch[i];
+            if (c->state == CH_LIVE && c->q_head && !(blocked & (1ull << c->peer.worker)))
+                first = c;
+        }
+        if (!first)
+            return;
+        frame *f = first->q_head->f;
+        size_t n = 0;
+        for (size_t i = 0; i < r->n; i++) {
+            channel *c = r->ch[i];
+            if (c->state == CH_LIVE && c->q_head && c->q_head->f == f &&
+                c->peer.worker == first->peer.worker)
+                r->batch[n++] = c;
+        }
+        if (fan_out(r, r->batch, n, f->binary, f->data, f->len) < 0) {
+            blocked |= 1ull << first->peer.worker;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            queue_pop(r->batch[i]);
+    }
+}
+
+/*
+ * Sends one message to the live channels in batch[0..n) (reordered in
+ * place): one fan-out per worker. Channels still owed older messages, or
+ * whose worker's ring is full, get it queued behind those instead.
+ */
+static void deliver_live(weir_dc_room *r, size_t n, bool binary, const uint8_t *data, size_t len)
+{
+    frame *f = NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) { /* owed older messages: keep the order */
+        channel *c = r->batch[i];
+        if (c->q_head) {
+            if (!f)
+                f = frame_new(binary, data, len);
+            defer(r, c, f);
+        } else {
+            r->batch[k++] = c;
+        }
+    }
+    while (k) {
+        /* move the channels of batch[0]'s worker to the front */
+        int worker = r->batch[0]->peer.worker;
+        size_t m = 0;
+        for (size_t i = 0; i < k; i++) {
+            if (r->batch[i]->peer.worker == worker) {
+                channel *t = r->batch[m];
+                r->batch[m++] = r->batch[i];
+                r->batch[i] = t;
+            }
+        }
+        if (fan_out(r, r->batch, m, binary, data, len) < 0) {
+            if (!f)
+                f = frame_new(binary, data, len);
+            for (size_t i = 0; i < m; i++)
+                defer(r, r->batch[i], f);
+        }
+        memmove(r->batch, r->batch + m, (k - m) * sizeof *r->batch);
+        k -= m;
+    }
+    frame_unref(f);
+}
+
 /* Hands one stamped frame to every channel of the kind: live ones now, replaying ones queued. */
 static void deliver(weir_dc_room *r, int kind, const uint8_t *data, size_t len)
 {
+    flush_deferred(r); /* older messages first, if the rings have room again */
+    ensure_scratch(r);
     frame *f = NULL;
+    size_t n = 0;
     for (size_t i = 0; i < r->n; i++) {
         channel *c = r->ch[i];
         if (c->kind != kind || c->state == CH_CLOSING)
             continue;
         if (c->state == CH_LIVE) {
-            if (send_on(r, c, false, data, len, false) < 0)
-                request_close(r, c, WEIR_DC_CLOSE_QUEUE_FULL);
-            else
-                r->stats->delivered++;
+            r->batch[n++] = c;
             continue;
         }
         if (!f)
-            f = frame_new(data, len);
+            f = frame_new(false, data, len);
         queue_push(c, f, false);
         if (c->backlog_bytes > r->lim.max_backlog)
             request_close(r, c, WEIR_DC_CLOSE_BACKLOG);
@@ -477,6 +608,8 @@ static void deliver(weir_dc_room *r, int kind, const uint8_t *data, size_t len)
             pump(r, c);
     }
     frame_unref(f);
+    if (n)
+        deliver_live(r, n, false, data, len);
 }
 
 /* Storage errors (not the caller's): fall back to memory so the room keeps working. */
@@ -545,18 +678,19 @@ static int stamp(weir_dc_room *r, channel *c, weir_role role, const uint8_t *tex
 static void relay(weir_dc_room *r, const channel *from, bool binary, const uint8_t *data,
                   size_t len)
 {
+    flush_deferred(r);
+    ensure_scratch(r);
+    size_t n = 0;
     for (size_t i = 0; i < r->n; i++) {
         channel *c = r->ch[i];
         if (c->state != CH_LIVE || c->peer.peer_id == from->peer.peer_id ||
             strcmp(c->label, from->label) != 0)
             continue;
-        if (send_on(r, c, binary, data, len, false) < 0) {
-            request_close(r, c, WEIR_DC_CLOSE_QUEUE_FULL);
-            continue;
-        }
-        r->stats->relayed++;
-        r->stats->delivered++;
+        r->batch[n++] = c;
     }
+    r->stats->relayed += n; /* now, or after a retry */
+    if (n)
+        deliver_live(r, n, binary, data, len);
 }
 
 int weir_dc_room_message(weir_dc_room *r, uint64_t peer_id, weir_role role, uint16_t stream,
@@ -592,6 +726,7 @@ void weir_dc_room_drained(weir_dc_room *r, uint64_t peer_id, uint16_t stream, ui
         if (r->ch[i] != c)
             pump(r, r->ch[i]);
     pump(r, c);
+    flush_deferred(r); /* a worker that drains is taking commands again */
 }
 
 int weir_dc_room_tick(weir_dc_room *r, int64_t now_us)
@@ -600,6 +735,7 @@ int weir_dc_room_tick(weir_dc_room *r, int64_t now_us)
         if (r->ch[i]->state == CH_CLOSING && r->ch[i]->close_pending)
             try_close(r, r->ch[i]);
     pump_all(r);
+    flush_deferred(r);
     return weir_room_log_tick(r->log, now_us);
 }
 
@@ -610,6 +746,8 @@ void weir_dc_room_destroy(weir_dc_room *r)
     while (r->n)
         forget(r, r->n - 1, WEIR_DC_CLOSE_ROOM);
     weir_free(r->ch);
+    weir_free(r->batch);
+    weir_free(r->targets);
     weir_room_log_destroy(r->log);
     weir_free(r);
 }
@@ -617,6 +755,12 @@ void weir_dc_room_destroy(weir_dc_room *r)
 size_t weir_dc_room_channels(const weir_dc_room *r)
 {
     return r->n;
+}
+
+uint64_t weir_dc_room_deferred_bytes(const weir_dc_room *r, uint64_t peer_id, uint16_t stream)
+{
+    channel *c = find(r, peer_id, stream, NULL);
+    return c && c->state == CH_LIVE ? c->backlog_bytes : 0;
 }
 
 bool weir_dc_room_replaying(const weir_dc_room *r, uint64_t peer_id, uint16_t stream)

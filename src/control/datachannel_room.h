@@ -19,6 +19,15 @@
  * so a 100,000-op history never fills the worker's per-channel buffer nor
  * its command ring. Once both are drained the channel is live: stamped
  * messages go straight to it, and the worker's bounded queue is its limit.
+ *
+ * Live messages leave as one fan-out per (message, worker), not one send
+ * per channel: a room of 50 receivers costs one command ring slot per
+ * message per worker. When a worker's ring is full anyway (a stuck
+ * worker), the message waits in each of that worker's live channels' own
+ * queue (frames are shared, not copied) and is fanned out again on the
+ * next message, DATA_DRAINED or tick, in order and ahead of anything newer.
+ * Only a channel whose waiting bytes pass max_backlog is closed
+ * (QUEUE_FULL); the others keep their place.
  * When the history is about to lose entries that a replay still needs (a
  * clear, or chat's cap evicting the oldest), those entries are first
  * copied into the channel's queue, so the replay stays exact.
@@ -50,7 +59,7 @@ typedef enum {
 typedef enum {
     WEIR_DC_CLOSE_REMOTE = 0, /* DATA_CLOSED we did not ask for (client, worker buffer full) */
     WEIR_DC_CLOSE_BACKLOG,    /* stamped messages waiting behind its replay passed the cap */
-    WEIR_DC_CLOSE_QUEUE_FULL, /* the worker's command ring refused a live message */
+    WEIR_DC_CLOSE_QUEUE_FULL, /* the command ring stayed full until max_backlog was owed */
     WEIR_DC_CLOSE_LEFT,       /* its participant left */
     WEIR_DC_CLOSE_REPLACED,   /* the stream was opened again */
     WEIR_DC_CLOSE_ROOM,       /* the room closed */
@@ -70,6 +79,8 @@ typedef struct weir_dc_stats {
     uint64_t closed[WEIR_DC_CLOSE_COUNT];
     uint64_t opened;
     uint64_t send_failed; /* a command could not be queued (ring full) */
+    uint64_t fanouts;     /* fan-out commands queued (one per message and worker) */
+    uint64_t deferred;    /* live deliveries held back by a full ring, to retry */
     /* replay messages sent and not yet confirmed, per worker (kept under the ring's size) */
     uint32_t replay_inflight[WEIR_DC_MAX_WORKERS];
 } weir_dc_stats;
@@ -82,12 +93,22 @@ typedef struct weir_dc_peer {
     weir_role role;
 } weir_dc_peer;
 
+/** One channel a fan-out goes to (all of one fan-out are on the same worker). */
+typedef struct weir_dc_target {
+    uint64_t peer_id;
+    uint16_t stream;
+} weir_dc_target;
+
 /** Where messages go (datachannel.c: worker commands). */
 typedef struct weir_dc_io {
     /* Queues one message on (peer, stream); data is borrowed. 0, or -WEIR_EAGAIN when it
      * cannot be queued now (nothing was). */
     int (*send)(void *user, const weir_dc_peer *peer, uint16_t stream, bool binary,
                 const uint8_t *data, size_t len);
+    /* Queues one message for n channels of `worker` (one command); targets and data are
+     * borrowed. 0, or -WEIR_EAGAIN when it cannot be queued now (nothing was). */
+    int (*fanout)(void *user, int worker, const weir_dc_target *targets, size_t n, bool binary,
+                  const uint8_t *data, size_t len);
     /* Closes (peer, stream); reason for the worker's log. 0 or -WEIR_EAGAIN (retried later). */
     int (*close)(void *user, const weir_dc_peer *peer, uint16_t stream, const char *reason);
     void *user;
@@ -95,7 +116,8 @@ typedef struct weir_dc_io {
 
 typedef struct weir_dc_limits {
     uint32_t max_message_size; /* received text and stamped frames; 413 above */
-    uint32_t max_backlog;      /* bytes of stamped messages queued behind a replay; closed above */
+    uint32_t max_backlog;      /* bytes owed on the control side (behind a replay, or held by a full
+                           * ring); the channel is closed above */
     uint32_t replay_window_bytes;              /* per channel, sent and not confirmed (256 KiB) */
     uint32_t replay_window_msgs;               /* per channel, likewise */
     uint32_t replay_worker_msgs;               /* per worker, over all replaying channels */
@@ -146,14 +168,16 @@ void weir_dc_room_drained(weir_dc_room *r, uint64_t peer_id, uint16_t stream, ui
 void weir_dc_room_peer_gone(weir_dc_room *r, uint64_t peer_id);
 
 /**
- * Periodic: retries closes and replays that a full command ring held
- * back, and drives the log's fsync/compaction. Returns the log's error,
+ * Periodic: retries closes, replays and live fan-outs that a full command
+ * ring held back, and drives the log's fsync/compaction. Returns the log's error,
  * if any (the caller decides to detach it).
  */
 int weir_dc_room_tick(weir_dc_room *r, int64_t now_us);
 
 /** Channels known (any state). */
 size_t weir_dc_room_channels(const weir_dc_room *r);
+/** Bytes of live messages a full ring held back for this channel (for tests and logs). */
+uint64_t weir_dc_room_deferred_bytes(const weir_dc_room *r, uint64_t peer_id, uint16_t stream);
 /** Channels of this peer still replaying history (for tests and logs). */
 bool weir_dc_room_replaying(const weir_dc_room *r, uint64_t peer_id, uint16_t stream);
 weir_room_log *weir_dc_room_log(weir_dc_room *r);

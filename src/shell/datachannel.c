@@ -6,7 +6,7 @@
  *   DTLS app data ──on_data──▶ weir_sctp_handle_packet
  *   weir_sctp_poll_transmit ──▶ weir_pc_send_data (DTLS record, ICE send)
  *   weir_sctp_poll_event ──▶ DATA_OPEN / DATA_MESSAGE / DATA_CLOSED / DATA_DRAINED
- *   DATA_SEND / DATA_CLOSE ──▶ weir_sctp_send / weir_sctp_close_channel
+ *   DATA_SEND / DATA_FANOUT / DATA_CLOSE ──▶ weir_sctp_send / weir_sctp_close_channel
  *
  * The association exists once the PC's DTLS is connected and the offer had
  * an application m-line; the DTLS role decides the stream parity.
@@ -21,6 +21,9 @@
  *
  * Commands (DATA_SEND) also only mark the association and are serviced once
  * per loop iteration, so a burst of sends becomes one DATA_DRAINED.
+ * DATA_FANOUT is the control thread's way to send one room message to every
+ * channel of it on this worker with one command: each target is sent to as
+ * by DATA_SEND, with the same per-channel limit.
  *
  * Flood limits are per sender over all its channels, checked here before a
  * message becomes an event: what is over is dropped and answered (at most
@@ -335,26 +338,43 @@ void weir_datachannel_service(wpeer *wp)
         service(wp);
 }
 
-void weir_datachannel_send(wpeer *wp, const weir_worker_data *d)
+/* One message to one channel; a channel whose bounded send queue cannot take it is closed. */
+static void send_to(wpeer *wp, uint16_t stream, bool binary, const uint8_t *data, uint32_t len)
 {
     struct wpeer_dc *dc = wp->dc;
     if (!dc || !dc->sctp)
         return;
-    int rc = weir_sctp_send(dc->sctp, d->stream, d->binary, d->data, d->len);
+    int rc = weir_sctp_send(dc->sctp, stream, binary, data, len);
     if (rc == -WEIR_EAGAIN) {
         dc->closed_full++;
         WEIR_LOG_WARN("%s data channel send buffer full participant=%s label=%s queued=%zu "
                       "message=%u: closing the channel",
-                      wp->log_tag, wp->participant_id, label_of(dc, d->stream),
-                      weir_sctp_buffered(dc->sctp, d->stream), d->len);
-        weir_sctp_close_channel(dc->sctp, d->stream, "send buffer full");
+                      wp->log_tag, wp->participant_id, label_of(dc, stream),
+                      weir_sctp_buffered(dc->sctp, stream), len);
+        weir_sctp_close_channel(dc->sctp, stream, "send buffer full");
     } else if (rc == -WEIR_ETOOBIG) {
         WEIR_LOG_WARN("%s data channel message of %u bytes over the peer's limit label=%s: dropped",
-                      wp->log_tag, d->len, label_of(dc, d->stream));
+                      wp->log_tag, len, label_of(dc, stream));
     } else if (rc < 0) {
-        WEIR_LOG_DEBUG("%s data send stream=%u: %s", wp->log_tag, d->stream, weir_strerror(rc));
+        WEIR_LOG_DEBUG("%s data send stream=%u: %s", wp->log_tag, stream, weir_strerror(rc));
     }
     on_wake(dc); /* serviced once per loop iteration: one DRAINED per burst */
+}
+
+void weir_datachannel_send(wpeer *wp, const weir_worker_data *d)
+{
+    send_to(wp, d->stream, d->binary, d->data, d->len);
+}
+
+void weir_datachannel_fanout(weir_worker *w, const weir_worker_fanout *f)
+{
+    const uint8_t *data = weir_worker_fanout_data(f);
+    for (uint32_t i = 0; i < f->n_targets; i++) {
+        int64_t key = (int64_t)f->targets[i].peer_id;
+        wpeer *wp = g_hash_table_lookup(w->peers, &key);
+        if (wp) /* gone meanwhile: the control thread hears PEER_REMOVED */
+            send_to(wp, f->targets[i].stream, f->binary, data, f->len);
+    }
 }
 
 void weir_datachannel_close(wpeer *wp, const weir_worker_data *d)

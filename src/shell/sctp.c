@@ -583,7 +583,11 @@ static int bind_and_connect(weir_sctp *s)
     struct sctp_paddrparams pp;
     memset(&pp, 0, sizeof pp);
     memcpy(&pp.spp_address, &remote, sizeof remote);
-    pp.spp_flags = SPP_PMTUD_DISABLE;
+    /* Heartbeats every second (usrsctp adds the RTO and jitter): an idle data-only peer then
+     * still sends something the server sees within its ICE consent timeout (5 s by default);
+     * the default 30 s would have the server take a quiet whiteboard for a lost connection. */
+    pp.spp_flags = SPP_PMTUD_DISABLE | SPP_HB_ENABLE;
+    pp.spp_hbinterval = WEIR_SCTP_HEARTBEAT_MS;
     /* usrsctp adds the 12-byte common header on top of the MTU it is given for AF_CONN. */
     pp.spp_pathmtu = WEIR_SCTP_MTU - 12;
     if (usrsctp_setsockopt(s->sock, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &pp, sizeof pp) < 0)

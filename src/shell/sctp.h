@@ -67,6 +67,8 @@
 #define WEIR_SCTP_REMOTE_DEFAULT_MAX_MESSAGE 65536
 #define WEIR_SCTP_LABEL_MAX 256
 #define WEIR_SCTP_MAX_CHANNELS 64 /* open channels per association */
+/* SCTP heartbeat interval: keeps an idle data-only connection visibly alive (sctp.c). */
+#define WEIR_SCTP_HEARTBEAT_MS 1000
 /* The largest SCTP packet handed to poll_transmit (fits a DTLS record on a 1280 MTU path). */
 #define WEIR_SCTP_MTU 1200
 

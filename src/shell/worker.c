@@ -291,6 +291,10 @@ static void handle_command(weir_worker *w, const weir_worker_cmd *cmd)
     case WEIR_WORKER_CMD_MUTE:
         handle_track_command(w, cmd);
         break;
+    case WEIR_WORKER_CMD_DATA_FANOUT: /* addressed to peers inside the payload */
+        if (cmd->payload)
+            weir_datachannel_fanout(w, cmd->payload);
+        break;
     case WEIR_WORKER_CMD_TAP_START:
         if (cmd->payload)
             weir_tap_start(w, cmd->payload);

@@ -79,6 +79,33 @@ typedef struct weir_worker_data {
     uint8_t data[];
 } weir_worker_data;
 
+/* One channel a WEIR_WORKER_CMD_DATA_FANOUT goes to: a peer on this worker and its stream. */
+typedef struct weir_worker_fanout_target {
+    uint64_t peer_id;
+    uint16_t stream;
+} weir_worker_fanout_target;
+
+/*
+ * Payload of WEIR_WORKER_CMD_DATA_FANOUT (heap, one allocation:
+ * weir_malloc(sizeof + n_targets * sizeof target + len), freed by the
+ * worker with weir_free like the others): one message, its bytes once, for n_targets channels of peers
+ * on the same worker. The worker sends it to each channel as a DATA_SEND
+ * would (a channel whose send queue is full is closed alone). It exists so
+ * that a message to a room costs one command per worker, not one per
+ * channel. The bytes follow the targets: weir_worker_fanout_data().
+ */
+typedef struct weir_worker_fanout {
+    bool binary;
+    uint32_t len;
+    uint32_t n_targets;
+    weir_worker_fanout_target targets[];
+} weir_worker_fanout;
+
+static inline uint8_t *weir_worker_fanout_data(const weir_worker_fanout *f)
+{
+    return (uint8_t *)(f->targets + f->n_targets);
+}
+
 /* Payload of WEIR_WORKER_CMD_SUBSCRIBER_START: create the subscriber PC's ICE agent and gather. */
 typedef struct weir_worker_sub_start {
     char local_ufrag[WEIR_NEGOTIATE_ICE_MAX + 1];
@@ -180,6 +207,8 @@ typedef enum {
     WEIR_WORKER_CMD_PREFERENCES, /* payload: weir_worker_track_control; the subscriber's peer */
     WEIR_WORKER_CMD_DATA_SEND,   /* payload: weir_worker_data; a message to one channel */
     WEIR_WORKER_CMD_DATA_CLOSE,  /* payload: weir_worker_data (data = reason); close a channel */
+    WEIR_WORKER_CMD_DATA_FANOUT, /* payload: weir_worker_fanout; one message, many channels;
+                                  * peer_id unused */
     WEIR_WORKER_CMD_TAP_START,   /* payload: weir_worker_tap; peer_id unused */
     WEIR_WORKER_CMD_TAP_STOP,    /* payload: weir_worker_tap_stop; peer_id unused */
 } weir_worker_cmd_type;

@@ -206,6 +206,7 @@ void weir_datachannel_on_data(wpeer *wp, const uint8_t *buf, size_t len); /* DTL
 void weir_datachannel_service(wpeer *wp); /* packets out, events to the control thread */
 void weir_datachannel_send(wpeer *wp, const weir_worker_data *d);
 void weir_datachannel_close(wpeer *wp, const weir_worker_data *d);
+void weir_datachannel_fanout(weir_worker *w, const weir_worker_fanout *f);
 void weir_datachannel_teardown(wpeer *wp);
 
 /* router.c */

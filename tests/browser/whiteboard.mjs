@@ -94,7 +94,8 @@ const step = (name, fn) => (args.skip.includes(name) ? log(`step ${name}: skippe
     harness.step(name, fn));
 result.chromium = chromiumVersion(args.chromium);
 
-const browser = await chromium.launch({ executablePath: args.chromium, headless: true, args: FLAGS });
+const browser = await chromium.launch({ executablePath: args.chromium, headless: true,
+    args: FLAGS });
 const origin = new URL(args.url).origin;
 const granted = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 await granted.grantPermissions(['camera', 'microphone'], { origin });
@@ -441,14 +442,16 @@ try {
             drawn.st.A.ops.length, true);
         result.figures.rejoin_rebuild_ms = Date.now() - t0;
         return { before: { participant: before.participant, opens: before.wb.opens },
-            after: r.b, ops: again.st.B.ops.map((m) => m.seq), A_ops: again.st.A.ops.map((m) => m.seq),
+            after: r.b, ops: again.st.B.ops.map((m) => m.seq),
+            A_ops: again.st.A.ops.map((m) => m.seq),
             cleared_seen_after_rejoin: again.st.B.clearedAt, fp: again.st.B.fp };
     });
 
     await step('observer', async () => {
         await joinClass('E', granted, 'Inspector', 'observer', false);
         const a = await stateOf('A');
-        const r = await boardsAgree('the observer replays the board', ['A', 'E'], a.ops.length, true);
+        const r = await boardsAgree('the observer replays the board', ['A', 'E'], a.ops.length,
+            true);
         // An observer may watch, not write: the server answers 403 on the channel.
         await call('E', () => window.classroom.board.send({ op: 'line', pts: [[0, 0], [1, 1]] }));
         const refused = await until('E is told it may not draw', T(10000), async () => {

@@ -25,7 +25,6 @@ typedef struct chan {
     char label[WEIR_SCTP_LABEL_MAX + 1];
     uint16_t stream;
     chan_state state;
-    bool acked; /* CHANNEL_OPEN seen for it */
     char reason[120];
     wc_dc_rx rx;
 } chan;
@@ -145,7 +144,6 @@ static chan *adopt_channel(wc_dc *dc, const weir_sctp_event *ev)
     snprintf(c->label, sizeof c->label, "%s", ev->label);
     c->stream = ev->stream;
     c->state = CHAN_OPEN;
-    c->acked = true;
     wc_dc_rx_init(&c->rx, weir_clock_now_us(), weir_clock_wall_ms());
     return c;
 }
@@ -180,10 +178,8 @@ static void handle_event(wc_dc *dc, const weir_sctp_event *ev)
         open_channels(dc);
         break;
     case WEIR_SCTP_EVENT_CHANNEL_OPEN:
-        c = find_chan(dc, ev->stream);
-        if (c)
-            c->acked = true;
-        else
+        /* Ours are open from weir_sctp_open_channel on; this is one the server opened. */
+        if (!find_chan(dc, ev->stream))
             adopt_channel(dc, ev);
         break;
     case WEIR_SCTP_EVENT_MESSAGE:
