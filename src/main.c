@@ -15,6 +15,7 @@
 #include "control/config.h"
 #include "control/control.h"
 #include "peer/srtp.h"
+#include "shell/sctp.h"
 #include "weir/alloc.h"
 #include "weir/log.h"
 
@@ -79,6 +80,7 @@ static int serve(weir_config *cfg)
     pthread_kill(sig_thread, SIGTERM);
     pthread_join(sig_thread, NULL);
     weir_control_destroy(ctl);
+    weir_sctp_global_shutdown(); /* after the workers: every association is gone */
     WEIR_LOG_INFO("stopped");
     return rc ? 1 : 0;
 }

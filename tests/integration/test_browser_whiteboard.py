@@ -31,12 +31,7 @@ WB_DRIVER_TIMEOUT_S = 400
 TIMEOUT_SCALE = os.environ.get("WEIR_BROWSER_TIMEOUT_SCALE", "2")
 # Driver steps not run, and why: behaviour the server does not have yet. Their
 # tests skip with the reason; empty this table when the server has it.
-SKIPPED_STEPS = {
-    "idle": "server: a publisher PC with data channels only is silent between messages "
-            "(SCTP heartbeats are 30 s apart), shell/ice_agent.c reports it DISCONNECTED "
-            "after 5 s and control.c check_media_timeouts then ends the session after "
-            "peer_timeout_s (20 s): an idle observer or camera-less student gets bye timeout",
-}
+SKIPPED_STEPS = {}
 
 
 @pytest.mark.skipif(IN_NETNS, reason="outer driver only")

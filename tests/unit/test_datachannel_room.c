@@ -1,7 +1,9 @@
 /*
  * One room's data channels (control/datachannel_room.c) driven without
  * sockets: a recording weir_dc_io stands in for the workers' command
- * rings (and can play a full ring), the room log is memory-only or a file
+ * rings (and can play a full ring, for every worker or for one; a fan-out
+ * is recorded as one command and one frame per target, as the worker
+ * would send them), the room log is memory-only or a file
  * in a mkdtemp directory. Every check reads the frames back as a client
  * would: parsed JSON, in the order they were queued per channel.
  */
@@ -30,32 +32,68 @@ typedef struct sent {
 static struct {
     sent *items;
     size_t n, cap;
-    bool ring_full;   /* every send/close fails with -WEIR_EAGAIN */
-    size_t fail_from; /* sends fail once n reaches this (0: never) */
+    bool ring_full;        /* every send/fanout/close fails with -WEIR_EAGAIN */
+    uint32_t full_workers; /* likewise for the workers whose bit is set */
+    size_t fail_from;      /* sends and fan-outs fail once n reaches this (0: never) */
+    size_t n_cmds;         /* commands queued: sends and fan-outs */
+    size_t n_fanouts;
+    size_t max_targets;
     uint64_t closes[64];
     uint16_t close_streams[64];
     size_t n_closes;
     size_t close_attempts;
 } rec;
 
-static int rec_send(void *user, const weir_dc_peer *peer, uint16_t stream, bool binary,
-                    const uint8_t *data, size_t len)
+static bool ring_refuses(int worker)
 {
-    (void)user;
-    if (rec.ring_full || (rec.fail_from && rec.n >= rec.fail_from))
-        return -WEIR_EAGAIN;
+    return rec.ring_full || (rec.full_workers & (1u << worker)) ||
+           (rec.fail_from && rec.n >= rec.fail_from);
+}
+
+static void record(uint64_t peer_id, uint16_t stream, bool binary, const uint8_t *data, size_t len)
+{
     if (rec.n == rec.cap) {
         rec.cap = rec.cap ? rec.cap * 2 : 1024;
         rec.items = realloc(rec.items, rec.cap * sizeof *rec.items);
     }
     sent *s = &rec.items[rec.n++];
-    s->peer = peer->peer_id;
+    s->peer = peer_id;
     s->stream = stream;
     s->binary = binary;
     s->data = malloc(len + 1);
     memcpy(s->data, data, len);
     s->data[len] = '\0';
     s->len = len;
+}
+
+static int rec_send(void *user, const weir_dc_peer *peer, uint16_t stream, bool binary,
+                    const uint8_t *data, size_t len)
+{
+    (void)user;
+    if (ring_refuses(peer->worker))
+        return -WEIR_EAGAIN;
+    rec.n_cmds++;
+    record(peer->peer_id, stream, binary, data, len);
+    return 0;
+}
+
+/* Peers live on worker id % 2 (see peer()): a fan-out must only name peers of its worker. */
+static int rec_fanout(void *user, int worker, const weir_dc_target *targets, size_t n, bool binary,
+                      const uint8_t *data, size_t len)
+{
+    (void)user;
+    cr_assert_gt(n, 0, "empty fan-out");
+    if (ring_refuses(worker))
+        return -WEIR_EAGAIN;
+    rec.n_cmds++;
+    rec.n_fanouts++;
+    if (n > rec.max_targets)
+        rec.max_targets = n;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq((int)(targets[i].peer_id % 2), worker, "peer %llu in worker %d's fan-out",
+                     (unsigned long long)targets[i].peer_id, worker);
+        record(targets[i].peer_id, targets[i].stream, binary, data, len);
+    }
     return 0;
 }
 
@@ -64,7 +102,7 @@ static int rec_close(void *user, const weir_dc_peer *peer, uint16_t stream, cons
     (void)user;
     (void)reason;
     rec.close_attempts++;
-    if (rec.ring_full)
+    if (rec.ring_full || (rec.full_workers & (1u << peer->worker)))
         return -WEIR_EAGAIN;
     rec.closes[rec.n_closes] = peer->peer_id;
     rec.close_streams[rec.n_closes++] = stream;
@@ -121,7 +159,7 @@ static weir_dc_room *room_with(weir_room_log *log, const weir_dc_limits *lim)
 {
     weir_dc_limits def;
     weir_dc_limits_defaults(&def);
-    weir_dc_io io = {.send = rec_send, .close = rec_close};
+    weir_dc_io io = {.send = rec_send, .fanout = rec_fanout, .close = rec_close};
     return weir_dc_room_create("room1", log, lim ? lim : &def, &io, &stats);
 }
 
@@ -556,25 +594,148 @@ Test(datachannel_room, a_replay_that_never_drains_is_closed_alone)
     weir_dc_room_destroy(r);
 }
 
-Test(datachannel_room, full_ring_closes_that_channel_and_retries_the_close)
+/* ---- fan-out and a full command ring ---- */
+
+Test(datachannel_room, a_live_message_is_one_command_per_worker)
+{
+    weir_dc_room *r = room_with(memory_log(), NULL);
+    for (uint64_t id = 1; id <= 52; id++) /* 2 senders + 50 receivers, on workers 0 and 1 */
+        open_ch(r, id, S, 0, WB);
+    size_t before = rec.n_cmds;
+    for (int i = 0; i < 300; i++)
+        cr_assert_eq(op(r, 1 + (uint64_t)(i % 2), 0, i), 0);
+    cr_assert_eq(rec.n_cmds - before, 300 * 2, "%zu commands for 300 messages on 2 workers",
+                 rec.n_cmds - before);
+    cr_assert_eq(rec.n_fanouts, 600);
+    cr_assert_eq(rec.max_targets, 26);
+    cr_assert_eq(stats.fanouts, 600);
+    cr_assert_eq(stats.delivered, 300 * 52);
+    for (uint64_t id = 1; id <= 52; id++) {
+        got *g = received(id, 0);
+        assert_seqs(g, 1, 300, "every channel, the senders' included");
+        for (size_t i = 0; i < g->n; i++)
+            cr_assert_eq(g->n_data[i], (int)i, "channel %llu frame %zu", (unsigned long long)id, i);
+        free(g);
+    }
+    weir_dc_room_destroy(r);
+}
+
+Test(datachannel_room, a_full_ring_defers_live_messages_and_retries_them_in_order)
+{
+    weir_dc_room *r = room_with(memory_log(), NULL);
+    for (uint64_t id = 1; id <= 6; id++)
+        open_ch(r, id, S, 0, WB);
+    op(r, 1, 0, 0);
+    rec.ring_full = true;
+    for (int i = 1; i <= 20; i++)
+        cr_assert_eq(op(r, 1, 0, i), 0, "stamped although the ring is full");
+    cr_assert_eq(stats.closed[WEIR_DC_CLOSE_QUEUE_FULL], 0, "nobody closed for a full ring");
+    cr_assert_eq(rec.close_attempts, 0);
+    cr_assert_eq(stats.stamped[WEIR_ROOM_LOG_WHITEBOARD], 21);
+    cr_assert_gt(weir_dc_room_deferred_bytes(r, 4, 0), 0);
+    got *g = received(4, 0);
+    assert_seqs(g, 1, 1, "before the ring came back");
+    free(g);
+    /* the tick retries: per worker one fan-out per held message, in order */
+    rec.ring_full = false;
+    size_t before = rec.n_cmds;
+    (void)weir_dc_room_tick(r, 0);
+    cr_assert_eq(rec.n_cmds - before, 20 * 2, "%zu commands", rec.n_cmds - before);
+    cr_assert_eq(weir_dc_room_deferred_bytes(r, 4, 0), 0);
+    op(r, 2, 0, 21); /* straight through again */
+    for (uint64_t id = 1; id <= 6; id++) {
+        g = received(id, 0);
+        assert_seqs(g, 1, 22, "after the retry");
+        free(g);
+    }
+    weir_dc_room_destroy(r);
+}
+
+Test(datachannel_room, the_next_message_or_drained_retries_before_anything_newer)
 {
     weir_dc_room *r = room_with(memory_log(), NULL);
     open_ch(r, 1, S, 0, WB);
     open_ch(r, 2, S, 0, WB);
-    rec.fail_from = 1; /* the sender's echo goes out, then the ring is full */
-    rec.ring_full = false;
-    op(r, 1, 0, 1);
-    cr_assert_eq(stats.closed[WEIR_DC_CLOSE_QUEUE_FULL], 1);
-    cr_assert_eq(rec.n_closes, 1, "the close itself was queued");
-    /* now a ring so full that even the close waits */
-    rec.fail_from = 0;
-    open_ch(r, 3, S, 0, WB);
+    open_ch(r, 3, S, 0, "chat");
     rec.ring_full = true;
-    op(r, 1, 0, 2); /* sender 1 and member 3 both fail */
-    cr_assert_eq(rec.n_closes, 1);
+    op(r, 1, 0, 1);
+    op(r, 1, 0, 2);
+    rec.ring_full = false;
+    op(r, 1, 0, 3); /* the two held ones go first */
+    got *g = received(2, 0);
+    assert_seqs(g, 1, 3, "retried by the next message");
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq(g->n_data[i], (int)i + 1);
+    free(g);
+    rec.ring_full = true;
+    op(r, 1, 0, 4);
+    rec.ring_full = false;
+    drain(r, 3, 0); /* any DATA_DRAINED of the room: a worker is taking commands */
+    g = received(1, 0);
+    assert_seqs(g, 1, 4, "retried on DATA_DRAINED");
+    free(g);
+    weir_dc_room_destroy(r);
+}
+
+Test(datachannel_room, a_stuck_worker_delays_only_its_channels_until_they_owe_the_limit)
+{
+    weir_dc_limits lim;
+    weir_dc_limits_defaults(&lim);
+    lim.max_backlog = 2000;
+    weir_dc_room *r = room_with(memory_log(), &lim);
+    for (uint64_t id = 1; id <= 4; id++) /* 2 and 4 on worker 0, 1 and 3 on worker 1 */
+        open_ch(r, id, S, 0, WB);
+    rec.full_workers = 1u << 1;
+    int sent_ops = 0;
+    while (!stats.closed[WEIR_DC_CLOSE_QUEUE_FULL]) {
+        cr_assert_eq(op(r, 2, 0, sent_ops), 0);
+        sent_ops++;
+        cr_assert_lt(sent_ops, 1000);
+        if (!stats.closed[WEIR_DC_CLOSE_QUEUE_FULL])
+            cr_assert_leq(weir_dc_room_deferred_bytes(r, 1, 0), lim.max_backlog);
+    }
+    cr_assert_gt(sent_ops, 10, "closed after %d messages: the limit is in bytes owed", sent_ops);
+    cr_assert_eq(stats.closed[WEIR_DC_CLOSE_QUEUE_FULL], 2, "both channels of worker 1");
+    cr_assert_eq(rec.n_closes, 0, "their close waits for the ring too");
+    for (uint64_t id = 2; id <= 4; id += 2) {
+        got *g = received(id, 0);
+        assert_seqs(g, 1, (uint64_t)sent_ops, "worker 0 is not delayed");
+        free(g);
+    }
+    cr_assert_eq(received(1, 0)->n, 0);
+    rec.full_workers = 0;
+    (void)weir_dc_room_tick(r, 0);
+    cr_assert_eq(rec.n_closes, 2, "closes retried on tick");
+    cr_assert_eq(received(1, 0)->n, 0, "a closed channel gets nothing it was owed");
+    op(r, 2, 0, 0);
+    got *g = received(4, 0);
+    assert_seqs(g, 1, (uint64_t)sent_ops + 1, "the others go on");
+    free(g);
+    weir_dc_room_destroy(r);
+}
+
+Test(datachannel_room, relayed_messages_wait_for_a_full_ring_too)
+{
+    weir_dc_room *r = room_with(memory_log(), NULL);
+    open_ch(r, 1, S, 0, "cursor");
+    open_ch(r, 2, S, 0, "cursor");
+    open_ch(r, 4, S, 0, "cursor");
+    const uint8_t bin[] = {9, 0, 7};
+    rec.ring_full = true;
+    cr_assert_eq(weir_dc_room_message(r, 1, S, 0, true, bin, sizeof bin, 1, 0), 0);
+    cr_assert_eq(weir_dc_room_message(r, 1, S, 0, false, (const uint8_t *)"t", 1, 1, 0), 0);
+    cr_assert_eq(rec.n, 0);
     rec.ring_full = false;
     (void)weir_dc_room_tick(r, 0);
-    cr_assert_eq(rec.n_closes, 3, "closes retried on tick: %zu", rec.n_closes);
+    cr_assert_eq(rec.n_cmds, 2, "one fan-out per message: 2 and 4 are both on worker 0");
+    cr_assert_eq(rec.n, 4);
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert(rec.items[i].binary, "binary kept");
+        cr_assert_eq(memcmp(rec.items[i].data, bin, sizeof bin), 0);
+        cr_assert(!rec.items[2 + i].binary);
+        cr_assert_str_eq(rec.items[2 + i].data, "t");
+    }
+    cr_assert_eq(bytes_to(1, 0), 0, "not back to the sender");
     weir_dc_room_destroy(r);
 }
 
