@@ -35,8 +35,8 @@ typedef struct weir_worker_media {
     uint32_t rtp_dump_max_packets;
     struct weir_mesh *mesh; /* packet rings between workers (shell/mesh.h) */
     /* Data channels (SCTP on the publisher PC, shell/datachannel.c): */
-    uint32_t dc_max_message_size;   /* accepted and announced; 0 = WEIR_SCTP_DEFAULT_MAX_MESSAGE */
-    uint32_t dc_max_buffered;       /* per channel queue before the channel is closed; 0 = 1 MiB */
+    uint32_t dc_max_message_size; /* accepted and announced; 0 = WEIR_SCTP_DEFAULT_MAX_MESSAGE */
+    uint32_t dc_max_buffered;     /* per channel queue before the channel is closed; 0 = 1 MiB */
     uint32_t dc_flood_messages_per_s; /* per sender, all channels; 0 = unlimited */
     uint32_t dc_flood_bytes_per_s;    /* per sender, all channels; 0 = unlimited */
 } weir_worker_media;

@@ -183,6 +183,12 @@ try {
         };
     });
 
+    // RTX and RED as negotiated with Chromium: the test asserts on the SDPs.
+    await step('sdp', async () => ({
+        pub: await call('pub', () => window.weirTest.descriptions()),
+        sub1: await call('sub1', () => window.weirTest.descriptions()),
+    }));
+
     await step('top_layer', async () => {
         // From the sampler's timeline (it runs from the publish call on).
         const r = await until('publisher sends rid f at 1280 wide and sub1 receives it', T(45000),

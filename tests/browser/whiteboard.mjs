@@ -41,7 +41,7 @@
 //   denied_camera  D (student, camera and microphone denied) joins with the
 //                  camera box ticked: a clear message, the board and chat
 //                  work; D draws and A sees it
-//   idle           nobody writes for 40 s (WEIR_WB_IDLE_MS): D, with data
+//   idle           nobody writes for 20 s (WEIR_WB_IDLE_MS): D, with data
 //                  channels only, is still in the room and receives A's stroke
 // stdout: JSON lines, the last {"event":"result", ...}; progress on stderr.
 
@@ -498,7 +498,7 @@ try {
     // (SCTP heartbeats come every 30 s): it must not be taken for gone.
     await step('idle', async () => {
         const before = await stateOf('D');
-        const quiet = Number(process.env.WEIR_WB_IDLE_MS || 40000);
+        const quiet = Number(process.env.WEIR_WB_IDLE_MS || 20000);
         log(`nobody writes for ${quiet} ms`);
         await sleep(quiet);
         const n = (await stateOf('A')).ops.length;

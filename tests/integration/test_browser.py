@@ -264,6 +264,49 @@ def test_inner_publish_to_subscriber(scenario):
         assert "publisher" not in last[name], last[name]
 
 
+def _sections(sdp):
+    """The m-sections of an SDP: [(kind, {pt: codec name}, {pt: fmtp})]."""
+    out = []
+    for block in sdp.split("\r\nm=")[1:]:
+        kind = block.split(" ", 1)[0]
+        codecs = dict(re.findall(r"a=rtpmap:(\d+) ([\w-]+)/", block))
+        fmtps = dict(re.findall(r"a=fmtp:(\d+) ([^\r\n]+)", block))
+        out.append((kind, codecs, fmtps))
+    return out
+
+
+def _rtx_for(codecs, fmtps, name):
+    """Payload types of `name` that have an RTX payload type (a=fmtp apt=) in the section."""
+    pts = {pt for pt, c in codecs.items() if c.upper() == name}
+    return {m.group(1) for pt, c in codecs.items() if c.lower() == "rtx"
+            for m in [re.search(r"apt=(\d+)", fmtps.get(pt, ""))] if m and m.group(1) in pts}
+
+
+def test_inner_rtx_red_negotiated(scenario):
+    """RTX is negotiated with Chromium on both PCs (Weir's publish answer keeps it; Chromium's
+    subscriber answer accepts Weir's), and audio RED is kept wherever one side offered it."""
+    st = _step(scenario, "sdp")
+    pub, sub = st["pub"], st["sub1"]
+    answer = _sections(pub["publisherRemote"])  # Weir's answer to Chromium's publish offer
+    offer = _sections(pub["publisherLocal"])
+    videos = [s for s in answer if s[0] == "video"]
+    assert videos and all(_rtx_for(c, f, "VP8") for (_, c, f) in videos), answer
+    sub_answer = _sections(sub["subscriberLocal"])  # Chromium's answer to Weir's offer
+    sub_offer = _sections(sub["subscriberRemote"])
+    sub_videos = [s for s in sub_answer if s[0] == "video"]
+    assert sub_videos and all(_rtx_for(c, f, "VP8") for (_, c, f) in sub_videos), sub_answer
+    for sent, got, what in ((offer, answer, "publish answer"), (sub_offer, sub_answer,
+                                                                "subscriber answer")):
+        for (k1, c1, _), (k2, c2, _) in zip(sent, got):
+            if k1 == "audio" and "red" in {c.lower() for c in c1.values()}:
+                assert "red" in {c.lower() for c in c2.values()}, (what, c1, c2)
+    red_offered = any("red" in {c.lower() for c in c.values()} for (k, c, _) in offer
+                      if k == "audio")
+    print(f"  RTX on video both ways; Chromium offered audio RED: {red_offered}; "
+          f"Weir's subscriber offer has RED: "
+          f"{any('red' in {x.lower() for x in c.values()} for (k, c, _) in sub_offer if k == 'audio')}")
+
+
 def test_inner_simulcast_top_layer(scenario):
     """Transport-cc feedback lets Chromium's estimate climb: all three rids flow, the
     subscriber gets 1280x720."""

@@ -51,7 +51,9 @@ def scenario(tmp_path_factory):
     web_root = make_web_root(str(tmp_path_factory.mktemp("webroot")))
     shots = str(tmp_path_factory.mktemp("screenshots"))
     factory = ServerFactory(weir_bin(), lambda: str(tmp_path_factory.mktemp("weir")))
-    srv = factory({"media": {"ice_bind_addresses": "127.0.0.1"},
+    # peer_timeout_s 10 (default 20): a data-only page wrongly taken for silent would get
+    # its bye after 5 + 10 s, inside the 20 s idle step, which keeps that step short.
+    srv = factory({"media": {"ice_bind_addresses": "127.0.0.1", "peer_timeout_s": 10},
                    "auth": {"admin_key": ADMIN_KEY},
                    "server": {"workers": 2, "web_root": web_root}})
     room = unique_room("board")
@@ -233,7 +235,8 @@ def test_inner_denied_camera(scenario):
 
 def test_inner_idle_data_only_participant_stays(scenario):
     """A participant with data channels only (D) sends nothing while the room is quiet
-    (SCTP heartbeats are 30 s apart): after 40 s of silence it is still in the room
+    but SCTP heartbeats (every second): after 20 s of silence, longer than the consent
+    timeout (5 s) plus this server's peer_timeout_s (10 s), it is still in the room
     (same participant id, no bye) and receives the next stroke."""
     st = _step(scenario, "idle")
     assert st["after"] == st["before"], st
