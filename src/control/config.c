@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "control/tap_allow.h"
+#include "peer/negotiate.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
 
@@ -91,6 +92,7 @@ static const option options[] = {
     {"media", "ice_credential", OPT_STRING, FIELD(ice_credential), 0, 0, ""},
     {"media", "dtls_cert", OPT_STRING, FIELD(dtls_cert), 0, 0, ""},
     {"media", "dtls_key", OPT_STRING, FIELD(dtls_key), 0, 0, ""},
+    {"media", "video_codecs", OPT_STRING, FIELD(video_codecs), 0, 0, "vp8, vp9, h264, av1"},
     {"media", "rtp_dump_dir", OPT_STRING, FIELD(rtp_dump_dir), 0, 0, ""},
     {"media", "rtp_dump_max_packets", OPT_INT, FIELD(rtp_dump_max_packets), 1, 10000000, "5000"},
 
@@ -652,8 +654,15 @@ int weir_config_validate(const weir_config *cfg, char *err, size_t errlen)
         set_err(err, errlen, "[media] ice_port_min: must not exceed ice_port_max");
         return -WEIR_EINVAL;
     }
-    weir_tap_allow allow;
+    weir_codec_policy codecs[WEIR_NEGOTIATE_MAX_CODECS];
+    size_t n_codecs;
     char why[160];
+    if (weir_negotiate_parse_video_codecs(cfg->video_codecs, codecs, WEIR_NEGOTIATE_MAX_CODECS,
+                                          &n_codecs, why, sizeof why) < 0) {
+        set_err(err, errlen, "[media] video_codecs: %s", why);
+        return -WEIR_EINVAL;
+    }
+    weir_tap_allow allow;
     if (weir_tap_allow_parse(cfg->taps_allow, &allow, why, sizeof why) < 0) {
         set_err(err, errlen, "[taps] allow: %s", why);
         return -WEIR_EINVAL;

@@ -60,6 +60,7 @@ typedef struct weir_config {
     char *ice_credential; /* TURN credential */
     char *dtls_cert;      /* "" = generate an ECDSA P-256 certificate at start-up; PEM file */
     char *dtls_key;       /* its private key (PEM, unencrypted); both or neither */
+    char *video_codecs;   /* preference order of the video codecs accepted from publishers */
     char *rtp_dump_dir;   /* "" = off; debugging: rtpdump files of publishers' decrypted RTP */
     int rtp_dump_max_packets; /* 5000: per stream file */
 

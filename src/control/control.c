@@ -116,6 +116,11 @@ static int setup_media(weir_control *ctl)
         WEIR_LOG_ERROR("dtls_certificate_failed: %s", err);
         return -1;
     }
+    if (weir_negotiate_parse_video_codecs(cfg->video_codecs, ctl->codecs, WEIR_NEGOTIATE_MAX_CODECS,
+                                          &ctl->n_codecs, err, sizeof err) < 0) {
+        WEIR_LOG_ERROR("config_invalid: [media] video_codecs: %s", err);
+        return -1;
+    }
     if (weir_ice_binds_parse(cfg->ice_bind_addresses, &ctl->bind_addresses, &ctl->n_bind_addresses,
                              err, sizeof err) < 0) {
         WEIR_LOG_ERROR("config_invalid: %s", err);

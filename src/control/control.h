@@ -35,7 +35,9 @@ typedef struct weir_control {
     weir_rand rand;
     struct weir_cert *cert;  /* process-wide DTLS certificate, read-only to workers */
     weir_worker_media media; /* shared worker settings (borrow cert and bind list) */
-    char **bind_addresses;   /* parsed [media] ice_bind_addresses */
+    weir_codec_policy codecs[WEIR_NEGOTIATE_MAX_CODECS]; /* parsed [media] video_codecs */
+    size_t n_codecs;
+    char **bind_addresses; /* parsed [media] ice_bind_addresses */
     size_t n_bind_addresses;
     struct weir_mesh *mesh; /* packet rings between the workers */
     void *tracks;           /* GHashTable: track handle → weir_track (control/media.h) */

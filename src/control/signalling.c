@@ -306,6 +306,8 @@ static int answer_offer(weir_control *ctl, weir_participant *p, const weir_sdp *
     lp.session_id = pm->pub_session_id;
     lp.session_version = pm->pub_version + 1;
     lp.max_message_size = (uint64_t)ctl->cfg->data_max_message_size; /* what the workers accept */
+    lp.codecs = ctl->codecs; /* [media] video_codecs: the server's preference order */
+    lp.n_codecs = ctl->n_codecs;
     return weir_negotiate_publisher_answer(offer, &lp, answer, &pub->desc, err, errlen);
 }
 

@@ -24,6 +24,48 @@ const weir_codec_policy weir_negotiate_default_codecs[] = {
 const size_t weir_negotiate_n_default_codecs =
     sizeof weir_negotiate_default_codecs / sizeof *weir_negotiate_default_codecs;
 
+int weir_negotiate_parse_video_codecs(const char *list, weir_codec_policy *out, size_t cap,
+                                      size_t *n, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        weir_codec codec;
+    } names[] = {{"vp8", WEIR_CODEC_VP8},
+                 {"vp9", WEIR_CODEC_VP9},
+                 {"h264", WEIR_CODEC_H264},
+                 {"av1", WEIR_CODEC_AV1}};
+    if (cap < WEIR_NEGOTIATE_MAX_CODECS)
+        return weir_negotiate_fail(-WEIR_EINVAL, err, errlen, "policy array too small");
+    size_t k = 0;
+    out[k++] = (weir_codec_policy){WEIR_CODEC_OPUS, true, true};
+    const char *p = list ? list : "";
+    for (;;) {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, ", \t");
+        size_t i = 0;
+        while (i < sizeof names / sizeof *names &&
+               (strlen(names[i].name) != len || strncasecmp(names[i].name, p, len)))
+            i++;
+        if (i == sizeof names / sizeof *names)
+            return weir_negotiate_fail(-WEIR_EINVAL, err, errlen,
+                                       "unknown video codec \"%.*s\" (vp8, vp9, h264, av1)",
+                                       (int)(len > 32 ? 32 : len), p);
+        for (size_t j = 1; j < k; j++)
+            if (out[j].codec == names[i].codec)
+                return weir_negotiate_fail(-WEIR_EINVAL, err, errlen, "%s listed twice",
+                                           names[i].name);
+        out[k++] = (weir_codec_policy){names[i].codec, true, false};
+        p += len;
+    }
+    if (k == 1)
+        return weir_negotiate_fail(-WEIR_EINVAL, err, errlen, "no video codec listed");
+    *n = k;
+    return 0;
+}
+
 void weir_local_params_init(weir_local_params *lp)
 {
     *lp = (weir_local_params){

@@ -99,8 +99,10 @@ typedef struct weir_local_params {
     const char *const *candidates;
     size_t n_candidates;
     bool candidates_complete; /* gathering done: add a=end-of-candidates (RFC 8840) */
-    /* Codec policy; NULL = weir_negotiate_default_codecs. Order does not
-     * matter: the offer's order decides which common codec is chosen. */
+    /* Codec policy; NULL = weir_negotiate_default_codecs. Its order is the
+     * server's preference: of the codecs an offer lists, the one that comes
+     * first here is chosen (the offer's order only breaks ties between payload
+     * types of one codec). */
     const weir_codec_policy *codecs;
     size_t n_codecs;
     /* Header extension URIs; NULL = the six WEIR_SDP_EXT_* the media path
@@ -119,6 +121,20 @@ void weir_local_params_init(weir_local_params *lp);
 /** The default codec policy (opus with RED, VP8, VP9, H264, AV1, all with RTX). */
 extern const weir_codec_policy weir_negotiate_default_codecs[];
 extern const size_t weir_negotiate_n_default_codecs;
+
+/* Rows of a policy: opus and the four video codecs. */
+#define WEIR_NEGOTIATE_MAX_CODECS 5
+
+/**
+ * Builds a codec policy from a preference list such as "vp8, h264" (names
+ * vp8, vp9, h264, av1, case-insensitive, separated by commas and/or
+ * spaces, each at most once): opus (with RED) first, then those video
+ * codecs in that order, all with RTX. Video codecs left out are refused in
+ * offers. Returns 0 with out[0..*n) filled (cap >= WEIR_NEGOTIATE_MAX_CODECS),
+ * or -WEIR_EINVAL with the reason in err (unknown or repeated name, empty list).
+ */
+int weir_negotiate_parse_video_codecs(const char *list, weir_codec_policy *out, size_t cap,
+                                      size_t *n, char *err, size_t errlen);
 
 typedef enum {
     WEIR_SOURCE_NONE, /* application m-line */

@@ -133,34 +133,47 @@ static void list_offered(const weir_sdp_media *m, char *buf, size_t cap)
 }
 
 /*
- * The first payload type of the m= line (the offerer's preference order,
- * RFC 3264 §6.1) that the policy supports; an answer with that one codec
+ * The payload type whose codec comes first in the policy (the server's
+ * preference order, [media] video_codecs); between payload types of one
+ * codec, the offerer's order (RFC 3264 §6.1). An answer with that one codec
  * is what the client then sends.
  */
 static bool choose_codec(const weir_sdp_media *m, const weir_local_params *lp,
                          weir_publish_media *pm)
 {
+    const weir_codec_policy *base = lp->codecs ? lp->codecs : weir_negotiate_default_codecs;
+    const weir_sdp_rtpmap *best = NULL;
+    const weir_codec_policy *best_pol = NULL;
+    const char *best_fmtp = NULL;
     for (size_t i = 0; i < m->n_pts; i++) {
         const weir_sdp_rtpmap *r = weir_sdp_media_find_rtpmap(m, m->pts[i]);
         const char *fmtp = weir_sdp_media_find_fmtp(m, m->pts[i]);
         weir_codec c;
         const weir_codec_policy *pol;
         if (!r || !identify_codec(m->kind, r, fmtp, &c) || !(pol = find_policy(lp, c)) ||
-            !weir_negotiate_copy(pm->fmtp, sizeof pm->fmtp, fmtp ? fmtp : "") ||
-            !weir_negotiate_copy(pm->codec_name, sizeof pm->codec_name, r->encoding))
+            strlen(fmtp ? fmtp : "") >= sizeof pm->fmtp ||
+            strlen(r->encoding) >= sizeof pm->codec_name)
             continue;
-        pm->codec = c;
-        pm->pt = r->pt;
-        pm->clock_rate_hz = r->clock_rate_hz;
-        pm->channels = r->channels;
-        int rtx = pol->rtx ? weir_sdp_media_rtx_pt(m, r->pt) : -1;
-        const weir_sdp_rtpmap *rr = rtx >= 0 ? weir_sdp_media_find_rtpmap(m, (unsigned)rtx) : NULL;
-        /* RFC 4588 §8.1: the RTX clock rate is the original's. */
-        pm->rtx_pt = rr && rr->clock_rate_hz == r->clock_rate_hz ? rtx : -1;
-        pm->red_pt = pol->red && c == WEIR_CODEC_OPUS ? find_red(m, r->pt) : -1;
-        return true;
+        if (!best || pol - base < best_pol - base) {
+            best = r;
+            best_pol = pol;
+            best_fmtp = fmtp;
+        }
     }
-    return false;
+    if (!best)
+        return false;
+    weir_negotiate_copy(pm->fmtp, sizeof pm->fmtp, best_fmtp ? best_fmtp : "");
+    weir_negotiate_copy(pm->codec_name, sizeof pm->codec_name, best->encoding);
+    identify_codec(m->kind, best, best_fmtp, &pm->codec);
+    pm->pt = best->pt;
+    pm->clock_rate_hz = best->clock_rate_hz;
+    pm->channels = best->channels;
+    int rtx = best_pol->rtx ? weir_sdp_media_rtx_pt(m, best->pt) : -1;
+    const weir_sdp_rtpmap *rr = rtx >= 0 ? weir_sdp_media_find_rtpmap(m, (unsigned)rtx) : NULL;
+    /* RFC 4588 §8.1: the RTX clock rate is the original's. */
+    pm->rtx_pt = rr && rr->clock_rate_hz == best->clock_rate_hz ? rtx : -1;
+    pm->red_pt = best_pol->red && pm->codec == WEIR_CODEC_OPUS ? find_red(m, best->pt) : -1;
+    return true;
 }
 
 /* ---- feedback and header extensions ---- */

@@ -269,6 +269,33 @@ try {
         };
     });
 
+    // set_preferences paused: the subscriber stops receiving the track's packets, and gets
+    // them (and decodes again) once it resumes.
+    await step('pause', async () => {
+        if (!videoTrackId)
+            throw fail('no video track id from the receive step');
+        await call('sub1', (a) => window.weirTest.setPreferences(a.track, { paused: true }),
+            { track: videoTrackId });
+        await sleep(1000); // what was in flight arrives
+        const p0 = (await inbound('sub1')).video;
+        await sleep(2000);
+        const p1 = (await inbound('sub1')).video;
+        await call('sub1', (a) => window.weirTest.setPreferences(a.track, { paused: false }),
+            { track: videoTrackId });
+        const resumed = await until('packets and frames again after resuming', T(15000),
+            async () => {
+                const v = (await inbound('sub1')).video;
+                return { done: v.packetsReceived > p1.packetsReceived + 50 &&
+                    v.framesDecoded > p1.framesDecoded + 20, v };
+            });
+        result.figures.paused_packets_in_2s = p1.packetsReceived - p0.packetsReceived;
+        return {
+            paused_packets: [p0.packetsReceived, p1.packetsReceived],
+            resumed: [resumed.v.packetsReceived, resumed.v.framesDecoded],
+            paused_frames: [p0.framesDecoded, p1.framesDecoded],
+        };
+    });
+
     await stopSampler();
     const firstFrame = result.timeline.find((x) => x.dec > 0);
     result.figures.sub1_first_frame_ms = firstFrame ? firstFrame.t : null;

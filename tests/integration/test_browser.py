@@ -332,6 +332,16 @@ def test_inner_layer_switching(scenario):
     assert st["up"][0] >= st["before"][0], st
 
 
+def test_inner_pause_stops_packets(scenario):
+    """set_preferences {paused: true} stops the track's packets to that subscriber (at most a
+    couple of retransmissions in 2 s); {paused: false} brings packets and frames back."""
+    st = _step(scenario, "pause")
+    before, after = st["paused_packets"]
+    assert after - before <= 5, st
+    assert st["resumed"][0] > after and st["resumed"][1] > st["paused_frames"][1], st
+    print(f"  paused: {after - before} video packets in 2 s; resumed: {st['resumed']}")
+
+
 def test_inner_late_subscriber(scenario):
     """A Chromium observer joining late gets both tracks in its join result and receives them."""
     st = _step(scenario, "late")

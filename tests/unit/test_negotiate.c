@@ -674,14 +674,57 @@ static const struct codec_row {
      -1,
      WEIR_CODEC_VP9,
      "profile-id=0"},
-    {"the offer's order decides",
+    /* Chromium lists VP8, then VP9, H264 and AV1: the server's order wins over it. */
+    {"the server's order decides: AV1 before H264",
      {{WEIR_CODEC_AV1, true, false}, {WEIR_CODEC_H264, true, false}},
+     2,
+     45,
+     46,
+     WEIR_CODEC_AV1,
+     "level-idx=5;profile=0;tier=0"},
+    {"the server's order decides: H264 before VP8",
+     {{WEIR_CODEC_H264, true, false}, {WEIR_CODEC_VP8, true, false}},
      2,
      102,
      103,
      WEIR_CODEC_H264,
      "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"},
+    {"VP8 first: the default order",
+     {{WEIR_CODEC_VP8, true, false}, {WEIR_CODEC_VP9, true, false}},
+     2,
+     96,
+     97,
+     WEIR_CODEC_VP8,
+     ""},
 };
+
+Test(negotiate, parse_video_codecs)
+{
+    weir_codec_policy p[WEIR_NEGOTIATE_MAX_CODECS];
+    size_t n = 0;
+    char err[160];
+    cr_assert_eq(weir_negotiate_parse_video_codecs("H264, vp8", p, 5, &n, err, sizeof err), 0, "%s",
+                 err);
+    cr_expect_eq(n, 3);
+    cr_expect(p[0].codec == WEIR_CODEC_OPUS && p[0].red && p[0].rtx);
+    cr_expect(p[1].codec == WEIR_CODEC_H264 && p[1].rtx && !p[1].red);
+    cr_expect(p[2].codec == WEIR_CODEC_VP8);
+    cr_assert_eq(
+        weir_negotiate_parse_video_codecs("  vp8 vp9,,h264 , av1 ", p, 5, &n, err, sizeof err), 0,
+        "%s", err);
+    cr_expect_eq(n, 5);
+    cr_expect_eq(p[4].codec, WEIR_CODEC_AV1);
+    static const struct {
+        const char *list, *why;
+    } bad[] = {{"", "no video codec"}, {" , ", "no video codec"}, {"vp8, theora", "theora"},
+               {"vp8, VP8", "twice"},  {"vp8x", "unknown"},       {NULL, "no video codec"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = '\0';
+        cr_expect_eq(weir_negotiate_parse_video_codecs(bad[i].list, p, 5, &n, err, sizeof err),
+                     -WEIR_EINVAL, "%s", bad[i].list ? bad[i].list : "(null)");
+        cr_expect(strstr(err, bad[i].why) != NULL, "%s: %s", bad[i].why, err);
+    }
+}
 
 Test(negotiate, codec_rows)
 {
