@@ -196,11 +196,14 @@ def test_history_survives_sigkill(weir, tmp_path):
     rb = _ok(b, "after")
     replayed = _records(rec_b)
     history, own = replayed[:-1], replayed[-1]
-    loss = len(received) - len(history)
-    print(f"SIGKILL after {len(received)} received ops: {len(history)} replayed, loss {loss} "
+    # The server may have stamped (and stored) ops whose echo the client had not received yet
+    # when it died: the history may be longer than what was recorded, never shorter.
+    loss = max(0, len(received) - len(history))
+    print(f"SIGKILL after {len(received)} received ops: {len(history)} replayed "
+          f"({len(history) - len(received)} stored but not yet delivered), loss {loss} "
           f"(fsync window 50 ms; one write(2) per message should lose none)")
-    assert history == received[:len(history)], "the replayed history is what was delivered"
     assert loss == 0, f"{loss} delivered message(s) lost by SIGKILL"
+    assert history[:len(received)] == received, "the replayed history is what was delivered"
     assert own[1] == rb["participant"]["id"]
     assert own[0] > received[-1][0], f"seq {own[0]} reused after the restart"
     srv2.stop_and_check()
@@ -227,7 +230,7 @@ def test_stalled_receiver_does_not_delay_others(weir, tmp_path):
     the sender's echo latency stays low, and the server closes the stalled
     channel instead of buffering without bound."""
     srv = weir(_config(flood_messages_per_s=5000, flood_bytes_per_s=50_000_000,
-                       max_buffered_per_channel=65536))
+                       max_buffered_per_channel=131072))
     room = unique_room("dcstall")
     n = 2000
     stalled = _client(srv, room, "frozen", "--dc", "whiteboard", "--dc-stall-after", "50",
