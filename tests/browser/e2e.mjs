@@ -38,7 +38,7 @@ import { join, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { CHROMIUM_FLAGS, chromiumVersion, createHarness } from './harness.mjs';
+import { CHROMIUM_FLAGS, captureConsole, chromiumVersion, createHarness } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(join(here, 'package.json'));
@@ -88,11 +88,7 @@ const consoleLines = {};
 async function openPage(name) {
     const page = await context.newPage();
     consoleLines[name] = [];
-    page.on('console', (m) => {
-        if (consoleLines[name].length < 200)
-            consoleLines[name].push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => consoleLines[name].push(`pageerror: ${e.message}`));
+    captureConsole(page, consoleLines[name]);
     await page.goto(`${args.url}/page.html`);
     await page.waitForFunction(() => window.weirTestReady === true, null, { timeout: T(10000) });
     pages[name] = page;

@@ -1,4 +1,4 @@
-// What the Chromium test drivers (e2e.mjs, scenarios.mjs) share: the
+// What the Chromium test drivers (e2e.mjs, scenarios.mjs, whiteboard.mjs) share: the
 // browser flags of our test machines, and a small step runner whose steps
 // record ok/error and their figures in `result` without stopping the run.
 
@@ -19,6 +19,18 @@ export const CHROMIUM_FLAGS = [
     '--use-fake-device-for-media-stream',
     '--allow-loopback-in-peer-connection',
 ];
+
+/**
+ * Keeps a page's console lines (the first 200) and uncaught errors in `lines`, for the
+ * driver's result when a step fails.
+ */
+export function captureConsole(page, lines) {
+    page.on('console', (m) => {
+        if (lines.length < 200)
+            lines.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
+}
 
 export function chromiumVersion(path) {
     try {

@@ -49,7 +49,7 @@ import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { CHROMIUM_FLAGS, chromiumVersion, createHarness } from './harness.mjs';
+import { CHROMIUM_FLAGS, captureConsole, chromiumVersion, createHarness } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(join(here, 'package.json'));
@@ -106,11 +106,7 @@ const consoleLines = {};
 async function openClass(name, context) {
     const page = await context.newPage();
     consoleLines[name] = [];
-    page.on('console', (m) => {
-        if (consoleLines[name].length < 200)
-            consoleLines[name].push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => consoleLines[name].push(`pageerror: ${e.message}`));
+    captureConsole(page, consoleLines[name]);
     page.on('dialog', (d) => d.accept()); // "Clear the board for everyone?"
     await page.goto(`${args.url}/`);
     await page.waitForSelector('#join-form', { timeout: T(10000) });

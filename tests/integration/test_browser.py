@@ -71,6 +71,22 @@ def make_web_root(path):
     return path
 
 
+def browser_server(tmp_path_factory, admin_key, media=None):
+    """The module fixtures' common start, inside the namespace: skips without Chromium or
+    Node, else (factory, server): a Weir (two workers, ICE on loopback plus `media`) serving
+    web/ and the test page from its own origin; the caller tears the factory down."""
+    if not IN_NETNS:
+        pytest.skip("runs inside the network namespace only")
+    missing = missing_requirements()
+    if missing:
+        pytest.skip("browser tests need " + "; ".join(missing))
+    web_root = make_web_root(str(tmp_path_factory.mktemp("webroot")))
+    factory = ServerFactory(weir_bin(), lambda: str(tmp_path_factory.mktemp("weir")))
+    return factory, factory({"media": {"ice_bind_addresses": "127.0.0.1", **(media or {})},
+                             "auth": {"admin_key": admin_key},
+                             "server": {"workers": 2, "web_root": web_root}})
+
+
 class Driver:
     """tests/browser/e2e.mjs as a child process speaking JSON lines on stdout."""
 
@@ -159,20 +175,11 @@ STREAM_LEARNED = re.compile(r"stream_learned peer=(\S+) (?:pc=publisher )?mid=(\
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
-    if not IN_NETNS:
-        pytest.skip("runs inside the network namespace only")
-    missing = missing_requirements()
-    if missing:
-        pytest.skip("browser tests need " + "; ".join(missing))
-    web_root = make_web_root(str(tmp_path_factory.mktemp("webroot")))
-    factory = ServerFactory(weir_bin(), lambda: str(tmp_path_factory.mktemp("weir")))
-    media = {"ice_bind_addresses": "127.0.0.1"}
+    media = {}
     # Capturing Chromium's packets as test data (tests/data/rtp/README.md).
     if os.environ.get("WEIR_TEST_RTP_DUMP_DIR"):
         media["rtp_dump_dir"] = os.environ["WEIR_TEST_RTP_DUMP_DIR"]
-    srv = factory({"media": media,
-                   "auth": {"admin_key": ADMIN_KEY},
-                   "server": {"workers": 2, "web_root": web_root}})
+    factory, srv = browser_server(tmp_path_factory, ADMIN_KEY, media)
     room = unique_room("browser")
     driver = Driver(srv.url, room)
     deadline = time.monotonic() + DRIVER_TIMEOUT_S

@@ -19,8 +19,8 @@ import time
 import pytest
 
 from netns import run_inner_in_netns
-from conftest import ServerFactory, unique_room, weir_bin
-from test_browser import (DRIVER_TIMEOUT_S, IN_NETNS, Driver, make_web_root,
+from conftest import unique_room
+from test_browser import (DRIVER_TIMEOUT_S, IN_NETNS, Driver, browser_server,
                           missing_requirements)
 
 ADMIN_KEY = "browser-scenarios-admin-key"
@@ -50,17 +50,8 @@ def start_weir_client(srv, room, report):
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
-    if not IN_NETNS:
-        pytest.skip("runs inside the network namespace only")
-    missing = missing_requirements()
-    if missing:
-        pytest.skip("browser tests need " + "; ".join(missing))
-    web_root = make_web_root(str(tmp_path_factory.mktemp("webroot")))
+    factory, srv = browser_server(tmp_path_factory, ADMIN_KEY)
     shots = str(tmp_path_factory.mktemp("screenshots"))
-    factory = ServerFactory(weir_bin(), lambda: str(tmp_path_factory.mktemp("weir")))
-    srv = factory({"media": {"ice_bind_addresses": "127.0.0.1"},
-                   "auth": {"admin_key": ADMIN_KEY},
-                   "server": {"workers": 2, "web_root": web_root}})
     room, wc_room = unique_room("scen"), unique_room("wc")
     class_room, full_room = unique_room("class"), unique_room("full")
     r = srv.admin("POST", "/api/rooms", {"id": full_room, "max_participants": 1})

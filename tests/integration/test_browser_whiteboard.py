@@ -21,8 +21,8 @@ import time
 import pytest
 
 from netns import run_inner_in_netns
-from conftest import ServerFactory, unique_room, weir_bin
-from test_browser import IN_NETNS, Driver, make_web_root, missing_requirements
+from conftest import unique_room
+from test_browser import IN_NETNS, Driver, browser_server, missing_requirements
 
 ADMIN_KEY = "browser-whiteboard-admin-key"
 # Five pages, two of them sending simulcast video, and mouse input through the
@@ -43,19 +43,10 @@ def test_browser_whiteboard_in_netns():
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
-    if not IN_NETNS:
-        pytest.skip("runs inside the network namespace only")
-    missing = missing_requirements()
-    if missing:
-        pytest.skip("browser tests need " + "; ".join(missing))
-    web_root = make_web_root(str(tmp_path_factory.mktemp("webroot")))
-    shots = str(tmp_path_factory.mktemp("screenshots"))
-    factory = ServerFactory(weir_bin(), lambda: str(tmp_path_factory.mktemp("weir")))
     # peer_timeout_s 10 (default 20): a data-only page wrongly taken for silent would get
     # its bye after 5 + 10 s, inside the 20 s idle step, which keeps that step short.
-    srv = factory({"media": {"ice_bind_addresses": "127.0.0.1", "peer_timeout_s": 10},
-                   "auth": {"admin_key": ADMIN_KEY},
-                   "server": {"workers": 2, "web_root": web_root}})
+    factory, srv = browser_server(tmp_path_factory, ADMIN_KEY, {"peer_timeout_s": 10})
+    shots = str(tmp_path_factory.mktemp("screenshots"))
     room = unique_room("board")
     extra = ["--shots", shots, "--timeout-scale", TIMEOUT_SCALE]
     if SKIPPED_STEPS:
