@@ -36,18 +36,17 @@ static struct {
     bool ring_full;
 } st;
 
-static int on_send(void *user, const weir_dc_peer *peer, uint16_t stream, bool binary,
-                   const uint8_t *data, size_t len)
+/* One frame for (peer_id, stream): an open channel, and for whiteboard/chat a stamped frame
+ * with a seq above the last one that channel got (or an error frame). */
+static void check_frame(uint64_t peer_id, uint16_t stream, bool binary, const uint8_t *data,
+                        size_t len)
 {
-    (void)user;
-    if (st.ring_full)
-        return -WEIR_EAGAIN;
-    CHECK(peer->peer_id < PEERS && stream < STREAMS);
-    int kind = st.kind[peer->peer_id][stream];
+    CHECK(peer_id < PEERS && stream < STREAMS);
+    int kind = st.kind[peer_id][stream];
     CHECK(kind >= 0);
-    st.sent[peer->peer_id][stream] += len;
+    st.sent[peer_id][stream] += len;
     if (kind > 1)
-        return 0; /* relayed as is */
+        return; /* relayed as is */
     CHECK(!binary);
     /* JSON allows \u0000 in strings (a client's text may hold NULs); jansson needs the flag */
     json_t *v = json_loadb((const char *)data, len, JSON_ALLOW_NUL, NULL);
@@ -56,10 +55,32 @@ static int on_send(void *user, const weir_dc_peer *peer, uint16_t stream, bool b
         json_t *seq = json_object_get(v, "seq");
         CHECK(json_is_integer(seq) && json_object_get(v, "data"));
         uint64_t s = (uint64_t)json_integer_value(seq);
-        CHECK(s > st.last_seq[peer->peer_id][stream]);
-        st.last_seq[peer->peer_id][stream] = s;
+        CHECK(s > st.last_seq[peer_id][stream]);
+        st.last_seq[peer_id][stream] = s;
     }
     json_decref(v);
+}
+
+static int on_send(void *user, const weir_dc_peer *peer, uint16_t stream, bool binary,
+                   const uint8_t *data, size_t len)
+{
+    (void)user;
+    if (st.ring_full)
+        return -WEIR_EAGAIN;
+    check_frame(peer->peer_id, stream, binary, data, len);
+    return 0;
+}
+
+static int on_fanout(void *user, int worker, const weir_dc_target *targets, size_t n, bool binary,
+                     const uint8_t *data, size_t len)
+{
+    (void)user;
+    (void)worker;
+    if (st.ring_full)
+        return -WEIR_EAGAIN;
+    CHECK(n > 0);
+    for (size_t i = 0; i < n; i++)
+        check_frame(targets[i].peer_id, targets[i].stream, binary, data, len);
     return 0;
 }
 
@@ -87,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
     weir_room_log_config cfg;
     weir_room_log_config_defaults(&cfg);
     cfg.max_entries[WEIR_ROOM_LOG_CHAT] = 4;
-    weir_dc_io io = {.send = on_send, .close = on_close};
+    weir_dc_io io = {.send = on_send, .fanout = on_fanout, .close = on_close};
     weir_dc_room *r = weir_dc_room_create("fuzz", weir_room_log_create(&cfg, "fuzz", 0, NULL, NULL),
                                           &lim, &io, &stats);
     size_t i = 0;
