@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { CHROMIUM_FLAGS } from '../tests/browser/harness.mjs';
+
 const require = createRequire(join(process.cwd(), 'package.json'));
 const { chromium } = require('playwright-core');
 
@@ -121,19 +123,7 @@ const profile = mkdtempSync(join(tmpdir(), 'weir-sdpcap-'));
 const context = await chromium.launchPersistentContext(profile, {
     executablePath: exe,
     headless: true,
-    args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        '--allow-loopback-in-peer-connection',
-    ],
+    args: CHROMIUM_FLAGS, // the test drivers' flags (tests/browser/harness.mjs)
 });
 try {
     const page = await context.newPage();
