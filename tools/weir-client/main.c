@@ -11,6 +11,7 @@
 #include <glib-unix.h>
 #include <glib.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -309,6 +310,26 @@ static int setup(app *a, char *err, size_t err_len)
     return 0;
 }
 
+/* Once the loop has returned, SIGINT/SIGTERM must not cost the report: tearing
+ * down the main context removes GLib's signal sources, and GLib then restores
+ * the default action (terminate). A test that stops the client right when the
+ * server went away (its signalling closed and the loop quit) would get no report.
+ * Block them while GLib tears down, then ignore them for the little that is left. */
+static void block_stop_signals(void)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+}
+
+static void ignore_stop_signals_after_teardown(void)
+{
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+}
+
 static void teardown(app *a)
 {
     wc_publisher_destroy(a->pub);
@@ -353,7 +374,9 @@ int main(int argc, char **argv)
     json_t *report = build_report(&a);
     bool ok = wc_report_check(report, &a.opt);
     int status = a.error[0] ? EXIT_ERROR : ok ? 0 : EXIT_UNMET;
+    block_stop_signals();
     teardown(&a);
+    ignore_stop_signals_after_teardown();
     if (wc_report_write(report, a.opt.report, err, sizeof err) < 0) {
         fprintf(stderr, "weir-client: %s\n", err);
         status = EXIT_ERROR;
