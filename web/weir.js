@@ -154,6 +154,8 @@ export class WeirClient {
      *        connection fails, rejoin (new socket, same room) when the socket drops
      * @param {number} [options.reconnectAttempts] rejoin attempts before giving up (default 5)
      * @param {number} [options.reconnectDelayMs] first rejoin delay, doubled each time (default 500)
+     * @param {number} [options.reconnectConnectMs] how long a rejoin attempt waits for its new
+     *        publisher connection to connect before it counts as failed (default 10000)
      */
     constructor(options = {}) {
         this.iceServers = options.iceServers || [];
@@ -176,6 +178,7 @@ export class WeirClient {
         this.reconnect = options.reconnect !== false;
         this.reconnectAttempts = options.reconnectAttempts ?? 5;
         this.reconnectDelayMs = options.reconnectDelayMs ?? 500;
+        this.reconnectConnectMs = options.reconnectConnectMs ?? 10000;
         this._url = null;
         this._joinArgs = null; // [room, opts] of the current join, for a rejoin
         this._published = []; // {transceiver, track, stream, source, simulcast} live on the publisher
@@ -359,8 +362,11 @@ export class WeirClient {
                 this.participants.delete(params.participant.id);
             break;
         case 'bye':
-            // The server ends this session on purpose: no rejoin.
-            this._closing = true;
+            // The server ends this session on purpose: no rejoin. Except `timeout`:
+            // our media path was lost for [media] peer_timeout_s (an ICE failure, not
+            // a decision against us), so the socket's close that follows rejoins.
+            if (params.reason !== 'timeout')
+                this._closing = true;
             break;
         default:
             break;
@@ -448,8 +454,10 @@ export class WeirClient {
 
     // A PC failed: restart ICE (publisher: a new offer; subscriber: the server
     // re-offers by itself with new credentials), rejoin when that does not help.
+    // A running rejoin owns the PCs it makes (it waits for them itself).
     _onPcState(which, pc) {
-        if (!this.reconnect || pc.connectionState !== 'failed' || !this._joinArgs)
+        if (!this.reconnect || pc.connectionState !== 'failed' || !this._joinArgs ||
+            this._rejoining)
             return;
         if (which === 'publisher' && pc === this.publisher && !this._iceRestarting) {
             this._iceRestarting = true;
@@ -458,11 +466,12 @@ export class WeirClient {
                 this._iceRestarting = false;
                 if (ok)
                     this._emit('reconnected', { how: 'ice-restart', participant: this.participant });
-                else
+                else if (pc === this.publisher) // else a rejoin (bye timeout) replaced it
                     this._rejoin('publisher ICE restart did not reconnect');
             }, () => {
                 this._iceRestarting = false;
-                this._rejoin('publisher ICE restart refused');
+                if (pc === this.publisher)
+                    this._rejoin('publisher ICE restart refused');
             });
         } else if (which === 'subscriber' && pc === this.subscriber) {
             // Weir re-offers with new ICE credentials (at most every 10 s); give it time.
@@ -535,6 +544,12 @@ export class WeirClient {
                     // Data channels again (the server replays their history).
                     if (this._wanted.size)
                         await this.openChannels([...this._wanted]);
+                    // Done only once media flows again: while the path is still down
+                    // this attempt fails and the next one (after the delay) starts over.
+                    if (this.publisher && !(await this._waitConnected(this.publisher,
+                        this.reconnectConnectMs)))
+                        throw new WeirError(0, 'the new publisher connection did not connect ' +
+                            `within ${this.reconnectConnectMs} ms`);
                     this._emit('reconnected', { how: 'rejoin', participant: this.participant });
                     return this.participant;
                 } catch (e) {

@@ -10,6 +10,7 @@
 #include "control/jwt.h"
 #include "control/media.h"
 #include "control/membership.h"
+#include "control/recordings.h"
 #include "control/taps.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
@@ -220,6 +221,10 @@ static int room_routes(const request *r, json_t **out)
         *out = json_pack("{s:o}", "taps", weir_taps_json(r->ctl, weir_room_id(room)));
         return 200;
     }
+    if (r->n_seg == 4 && strcmp(r->seg[3], "recordings") == 0 && strcmp(m, "GET") == 0) {
+        *out = json_pack("{s:o}", "recordings", weir_recordings_json(r->ctl, weir_room_id(room)));
+        return 200;
+    }
     if (r->n_seg == 4 && strcmp(r->seg[3], "participants") == 0 && strcmp(m, "GET") == 0) {
         *out = json_pack("{s:o}", "participants", participants_json(room));
         return 200;
@@ -250,6 +255,13 @@ static int route(const request *r, json_t **out)
     if (r->n_seg == 2 && strcmp(r->seg[1], "taps") == 0) {
         if (strcmp(m, "GET") == 0) {
             *out = json_pack("{s:o}", "taps", weir_taps_json(r->ctl, NULL));
+            return 200;
+        }
+        return error(out, 405, "method not allowed");
+    }
+    if (r->n_seg == 2 && strcmp(r->seg[1], "recordings") == 0) {
+        if (strcmp(m, "GET") == 0) {
+            *out = json_pack("{s:o}", "recordings", weir_recordings_json(r->ctl, NULL));
             return 200;
         }
         return error(out, 405, "method not allowed");

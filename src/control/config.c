@@ -109,6 +109,17 @@ static const option options[] = {
     {"taps", "allow", OPT_STRING, FIELD(taps_allow), 0, 0, "127.0.0.0/8, ::1"},
     {"taps", "max", OPT_INT, FIELD(taps_max), 0, 4096, "16"},
     {"taps", "keyframe_interval_ms", OPT_INT, FIELD(taps_keyframe_interval_ms), 0, 600000, "2000"},
+
+    {"recorder", "enabled", OPT_BOOL, FIELD(recorder_enabled), 0, 0, "true"},
+    {"recorder", "plugin", OPT_STRING, FIELD(recorder_plugin), 0, 0, ""},
+    {"recorder", "dir", OPT_STRING, FIELD(recorder_dir), 0, 0, ""},
+    {"recorder", "max_active", OPT_INT, FIELD(recorder_max_active), 0, 4096, "16"},
+    {"recorder", "queue_packets", OPT_INT, FIELD(recorder_queue_packets), 16, 65536, "512"},
+    {"recorder", "max_wait_ms", OPT_INT, FIELD(recorder_max_wait_ms), 0, 5000, "300"},
+    {"recorder", "sync_wait_ms", OPT_INT, FIELD(recorder_sync_wait_ms), 0, 30000, "5000"},
+    {"recorder", "fsync_interval_ms", OPT_INT, FIELD(recorder_fsync_interval_ms), 0, 3600000,
+     "2000"},
+    {"recorder", "stop_timeout_ms", OPT_INT, FIELD(recorder_stop_timeout_ms), 100, 60000, "5000"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -78,6 +78,17 @@ typedef struct weir_config {
     char *taps_allow;              /* "127.0.0.0/8, ::1": CIDR list of hosts taps may send to */
     int taps_max;                  /* 16: taps open at once, server-wide (0 = taps off) */
     int taps_keyframe_interval_ms; /* 2000: keyframe asked this often per video tap; 0 = at start */
+
+    /* [recorder] (control/recordings.c, plugins/recorder/) */
+    bool recorder_enabled;          /* true: load the recorder plugin at start */
+    char *recorder_plugin;          /* "" = the built one (build dir, then the install dir) */
+    char *recorder_dir;             /* "" = <data_dir>/recordings */
+    int recorder_max_active;        /* 16 recordings at once, server-wide */
+    int recorder_queue_packets;     /* 512 per track between worker and recorder thread */
+    int recorder_max_wait_ms;       /* 300: a packet gap is waited for (retransmissions) */
+    int recorder_sync_wait_ms;      /* 5000: frames held until the first sender report */
+    int recorder_fsync_interval_ms; /* 2000: fdatasync of each file; 0 = never */
+    int recorder_stop_timeout_ms;   /* 5000: record_stop waits this long for the files */
 } weir_config;
 
 /** Largest config file weir_config_load_file accepts. */

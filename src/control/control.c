@@ -15,6 +15,7 @@
 #include "control/media.h"
 #include "control/membership.h"
 #include "control/session.h"
+#include "control/recordings.h"
 #include "control/taps.h"
 #include "peer/cert.h"
 #include "weir/alloc.h"
@@ -156,6 +157,7 @@ weir_control *weir_control_create(const weir_config *cfg)
         weir_control_destroy(ctl);
         return NULL;
     }
+    weir_recordings_init(ctl);
     ticker *t = WEIR_NEW(ticker);
     t->ctl = ctl;
     ctl->ticker = t;
@@ -282,6 +284,9 @@ static void handle_worker_event(weir_control *ctl, const weir_worker_event *ev)
         return;
     case WEIR_WORKER_EVENT_TAP_STATS:
         weir_taps_on_stats(ctl, ev);
+        return;
+    case WEIR_WORKER_EVENT_RECORD_STOPPED:
+        weir_recordings_on_event(ctl, ev);
         return;
     case WEIR_WORKER_EVENT_DATA_OPEN:
     case WEIR_WORKER_EVENT_DATA_MESSAGE:
@@ -410,6 +415,8 @@ void weir_control_destroy(weir_control *ctl)
         lws_context_destroy(ctl->lws);
         ctl->lws = NULL;
     }
+    /* The workers are joined: recordings close their files and the plugin unloads. */
+    weir_recordings_destroy(ctl);
     for (int i = 0; i < ctl->n_workers; i++)
         weir_worker_destroy(ctl->workers[i]);
     weir_free(ctl->workers);

@@ -44,6 +44,8 @@ typedef struct weir_control {
     uint32_t next_track_handle;
     /* RTP taps and their counters (control/taps.c): */
     void *taps;
+    /* built-in recording and its plugin (control/recordings.c): */
+    void *recordings;
     /* data channels: stamping, history, room logs (control/datachannel.c) */
     struct weir_datachannels *datachannels;
     uint64_t rtp_packets_total;      /* weir_media_rtp_packets_received_total */

@@ -204,6 +204,22 @@ static weir_dc_room *find_room(weir_datachannels *dcs, const weir_room *room)
     return room ? g_hash_table_lookup(dcs->rooms, weir_room_id(room)) : NULL;
 }
 
+/* A stamped whiteboard or chat message: the room's observer (a recording's timeline) sees it. */
+static void io_stamped(void *user, const char *room_id, const char *label, const uint8_t *frame,
+                       size_t len)
+{
+    weir_datachannels *dcs = user;
+    weir_room *room = weir_rooms_find(dcs->ctl->rooms, room_id);
+    if (!room)
+        return;
+    json_t *msg = json_loadb((const char *)frame, len, 0, NULL);
+    if (!msg)
+        return;
+    json_t *params = json_pack("{s:s, s:o}", "label", label, "message", msg);
+    weir_room_observe(room, "data_message", params);
+    json_decref(params);
+}
+
 static weir_dc_room *get_room(weir_datachannels *dcs, const weir_room *room, int64_t now_us)
 {
     weir_dc_room *r = find_room(dcs, room);
@@ -212,7 +228,11 @@ static weir_dc_room *get_room(weir_datachannels *dcs, const weir_room *room, int
     weir_room_log *log = open_log(dcs, weir_room_id(room), now_us);
     if (!log)
         return NULL;
-    weir_dc_io io = {.send = io_send, .fanout = io_fanout, .close = io_close, .user = dcs};
+    weir_dc_io io = {.send = io_send,
+                     .fanout = io_fanout,
+                     .close = io_close,
+                     .stamped = io_stamped,
+                     .user = dcs};
     r = weir_dc_room_create(weir_room_id(room), log, &dcs->limits, &io, &dcs->stats);
     g_hash_table_insert(dcs->rooms, weir_strdup(weir_room_id(room)), r);
     return r;

@@ -671,6 +671,8 @@ static int stamp(weir_dc_room *r, channel *c, weir_role role, const uint8_t *tex
         WEIR_LOG_INFO("cleared room=%s label=%s seq=%" PRIu64 " by=%s", r->id, kind_labels[kind],
                       e.seq, c->peer.participant);
     deliver(r, kind, buf, flen);
+    if (r->io.stamped)
+        r->io.stamped(r->io.user, r->id, kind_labels[kind], buf, flen);
     weir_free(buf);
     return 0;
 }

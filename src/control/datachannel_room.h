@@ -111,6 +111,10 @@ typedef struct weir_dc_io {
                   const uint8_t *data, size_t len);
     /* Closes (peer, stream); reason for the worker's log. 0 or -WEIR_EAGAIN (retried later). */
     int (*close)(void *user, const weir_dc_peer *peer, uint16_t stream, const char *reason);
+    /* Optional (NULL: none): every message stamped into the history, as the stamped frame
+     * (text, borrowed), after it was stored; a recording's timeline listens here. */
+    void (*stamped)(void *user, const char *room_id, const char *label, const uint8_t *frame,
+                    size_t len);
     void *user;
 } weir_dc_io;
 

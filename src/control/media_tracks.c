@@ -12,6 +12,7 @@
 #include "control/media.h"
 #include "control/membership.h"
 #include "control/session.h"
+#include "control/recordings.h"
 #include "control/taps.h"
 #include "weir/alloc.h"
 #include "weir/log.h"
@@ -143,6 +144,7 @@ static void unpublish(weir_control *ctl, weir_participant *p, weir_track *t, boo
                                   json_pack("{s:{s:s}}", "track", "id", t->id));
     WEIR_LOG_INFO("track_unpublished participant=%s track=%s", p->id, t->id);
     weir_taps_on_track_gone(ctl, t);
+    weir_recordings_on_track_gone(ctl, t);
     weir_free(t);
 }
 
@@ -194,6 +196,7 @@ void weir_media_announce(weir_control *ctl, weir_participant *p)
         any = true;
         weir_membership_broadcast(p->room, p, "track_published",
                                   json_pack("{s:o}", "track", track_json(t)));
+        weir_recordings_on_track_published(ctl, t);
     }
     if (any)
         weir_media_refresh_room(ctl, p->room, p);

@@ -1,5 +1,6 @@
 #define WEIR_LOG_MODULE "control.membership"
 #include "control/membership.h"
+#include "control/recordings.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,7 @@ void weir_membership_broadcast(weir_room *room, const weir_participant *except, 
         if (p != except && p->session)
             weir_session_notify(p->session, method, json_incref(params));
     }
+    weir_room_observe(room, method, params);
     json_decref(params);
 }
 
@@ -65,6 +67,7 @@ static void drop_room_if_unused(weir_control *ctl, weir_room *room)
 {
     if (weir_room_count(room) == 0 && !weir_room_persistent(room)) {
         weir_datachannels_room_closed(ctl, room);
+        weir_recordings_on_room_closed(ctl, room);
         weir_rooms_remove(ctl->rooms, room);
     }
 }
@@ -173,5 +176,6 @@ void weir_membership_close_room(weir_control *ctl, weir_room *room)
         weir_free(p);
     }
     weir_datachannels_room_closed(ctl, room);
+    weir_recordings_on_room_closed(ctl, room);
     weir_rooms_remove(ctl->rooms, room);
 }

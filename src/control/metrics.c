@@ -10,6 +10,7 @@
 
 #include "control/control.h"
 #include "control/datachannel.h"
+#include "control/recordings.h"
 #include "control/taps.h"
 #include "weir/alloc.h"
 
@@ -162,6 +163,41 @@ static void render_taps(text *t, const weir_control *ctl)
     put(t, "weir_tap_rtcp_received_total %llu\n", (unsigned long long)st.rtcp_received);
 }
 
+static void render_recordings(text *t, const weir_control *ctl)
+{
+    weir_recordings_stats st;
+    weir_recordings_get_stats(ctl, &st);
+    metric_header(t, "weir_recorder_loaded", "gauge", "1 when the recorder plugin is loaded.");
+    put(t, "weir_recorder_loaded %d\n", (int)st.plugin_loaded);
+    metric_header(t, "weir_recordings", "gauge", "Recordings running (or finishing) now.");
+    put(t, "weir_recordings %llu\n", (unsigned long long)st.active);
+    metric_header(t, "weir_recording_tracks", "gauge", "Tracks being recorded now.");
+    put(t, "weir_recording_tracks %llu\n", (unsigned long long)st.tracks_active);
+    metric_header(t, "weir_recordings_total", "counter", "Recordings, by outcome.");
+    put(t, "weir_recordings_total{outcome=\"started\"} %llu\n",
+        (unsigned long long)st.started_total);
+    put(t, "weir_recordings_total{outcome=\"complete\"} %llu\n",
+        (unsigned long long)st.completed_total);
+    put(t, "weir_recordings_total{outcome=\"incomplete\"} %llu\n",
+        (unsigned long long)st.failed_total);
+    metric_header(t, "weir_recorder_packets_total", "counter",
+                  "RTP packets handed to the recorder.");
+    put(t, "weir_recorder_packets_total %llu\n", (unsigned long long)st.packets_total);
+    metric_header(t, "weir_recorder_queue_drops_total", "counter",
+                  "Packets dropped because the recorder fell behind (slow disk).");
+    put(t, "weir_recorder_queue_drops_total %llu\n", (unsigned long long)st.queue_drops_total);
+    metric_header(t, "weir_recorder_frames_total", "counter", "Frames written, or dropped.");
+    put(t, "weir_recorder_frames_total{outcome=\"written\"} %llu\n",
+        (unsigned long long)st.frames_total);
+    put(t, "weir_recorder_frames_total{outcome=\"dropped\"} %llu\n",
+        (unsigned long long)st.frames_dropped_total);
+    metric_header(t, "weir_recorder_bytes_total", "counter", "Bytes written to recording files.");
+    put(t, "weir_recorder_bytes_total %llu\n", (unsigned long long)st.bytes_total);
+    metric_header(t, "weir_recorder_write_errors_total", "counter",
+                  "Failed writes (disk full, I/O errors); the track's file stops.");
+    put(t, "weir_recorder_write_errors_total %llu\n", (unsigned long long)st.write_errors_total);
+}
+
 static void render_datachannels(text *t, const weir_control *ctl)
 {
     if (!ctl->datachannels)
@@ -219,5 +255,6 @@ char *weir_metrics_render(const weir_control *ctl, int64_t now_us)
     render_media(&t, ctl);
     render_datachannels(&t, ctl);
     render_taps(&t, ctl);
+    render_recordings(&t, ctl);
     return t.buf;
 }

@@ -18,6 +18,9 @@ struct weir_room {
     weir_participant **members;
     size_t count;
     size_t cap;
+    /* told about every notification to the room (control/recordings.c's timeline): */
+    weir_room_observer observer;
+    void *observer_ctx;
 };
 
 /*
@@ -237,4 +240,16 @@ size_t weir_room_count(const weir_room *room)
 weir_participant *weir_room_at(const weir_room *room, size_t i)
 {
     return i < room->count ? room->members[i] : NULL;
+}
+
+void weir_room_set_observer(weir_room *room, weir_room_observer fn, void *ctx)
+{
+    room->observer = fn;
+    room->observer_ctx = ctx;
+}
+
+void weir_room_observe(weir_room *room, const char *method, const json_t *params)
+{
+    if (room->observer)
+        room->observer(room->observer_ctx, room, method, params);
 }

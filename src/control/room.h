@@ -84,6 +84,16 @@ bool weir_room_id_valid(const char *id);
 const char *weir_room_id(const weir_room *room);
 const weir_room_options *weir_room_options_get(const weir_room *room);
 bool weir_room_persistent(const weir_room *room);
+
+/**
+ * One observer per room sees every notification the room's members are
+ * sent (method and params, borrowed for the call): a recording turns them
+ * into its timeline. NULL fn removes it.
+ */
+typedef void (*weir_room_observer)(void *ctx, weir_room *room, const char *method,
+                                   const json_t *params);
+void weir_room_set_observer(weir_room *room, weir_room_observer fn, void *ctx);
+void weir_room_observe(weir_room *room, const char *method, const json_t *params);
 int64_t weir_room_created_ms(const weir_room *room);
 weir_room_state weir_room_state_get(const weir_room *room);
 /** Logs `from → to (reason)`; only OPEN → CLOSING is legal. */

@@ -12,6 +12,7 @@
 #include "control/membership.h"
 #include "control/methods.h"
 #include "control/session.h"
+#include "control/recordings.h"
 #include "control/taps.h"
 #include "peer/cert.h"
 #include "peer/negotiate.h"
@@ -510,19 +511,29 @@ static void handle_tap_stop(weir_control *ctl, const call *c)
         reply(c, json_object());
 }
 
-/* Methods whose work needs the media path: validated and role-checked, then refused clearly. */
-static void handle_not_available(weir_control *ctl, const call *c)
+/* Built-in recording (control/recordings.c). */
+static void handle_record_start(weir_control *ctl, const call *c)
 {
-    (void)ctl;
-    const weir_participant *p = c->s->participant;
-    if (c->method->id == WEIR_METHOD_PUBLISH && !p->may_publish) {
-        fail(c, E_FORBIDDEN, "publish: not allowed for you in this room (ask the teacher)");
-        return;
-    }
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s: not available yet: this build has no media path",
-             c->method->name);
-    fail(c, E_NOT_AVAILABLE, msg);
+    char err[512];
+    json_t *result = NULL;
+    int code = weir_recordings_start(ctl, c->s->participant, c->params, &result, err, sizeof err);
+    if (code)
+        fail(c, code, err);
+    else
+        reply(c, result);
+}
+
+static void handle_record_stop(weir_control *ctl, const call *c)
+{
+    char err[160];
+    json_t *result = NULL;
+    int code = weir_recordings_stop(ctl, c->s->participant,
+                                    json_string_value(json_object_get(c->params, "recording")),
+                                    &result, err, sizeof err);
+    if (code)
+        fail(c, code, err);
+    else
+        reply(c, result);
 }
 
 static const handler_fn handlers[WEIR_METHOD_COUNT] = {
@@ -536,8 +547,8 @@ static const handler_fn handlers[WEIR_METHOD_COUNT] = {
     [WEIR_METHOD_UNSUBSCRIBE] = handle_subscribe,
     [WEIR_METHOD_SET_PREFERENCES] = handle_set_preferences,
     [WEIR_METHOD_MUTE] = handle_mute,
-    [WEIR_METHOD_RECORD_START] = handle_not_available,
-    [WEIR_METHOD_RECORD_STOP] = handle_not_available,
+    [WEIR_METHOD_RECORD_START] = handle_record_start,
+    [WEIR_METHOD_RECORD_STOP] = handle_record_stop,
     [WEIR_METHOD_TAP_START] = handle_tap_start,
     [WEIR_METHOD_TAP_STOP] = handle_tap_stop,
 };

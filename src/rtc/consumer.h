@@ -221,6 +221,13 @@ int weir_consumer_poll_event(weir_consumer *c, weir_consumer_event *out);
  */
 int weir_consumer_write_sr(weir_consumer *c, int64_t now_us, uint8_t *out, size_t cap,
                            size_t *out_len);
+/**
+ * The publisher's NTP time (its sender-report line for the source now
+ * forwarded) of an output timestamp just forwarded: what a recorder needs to
+ * put audio and video of one sender on one clock. 1 and *ntp, or 0 before
+ * the source's first sender report (also right after a layer switch).
+ */
+int weir_consumer_ntp_of(const weir_consumer *c, uint32_t out_ts, uint64_t *ntp);
 
 /**
  * A report block about our SSRC from the subscriber's RR/SR: when it echoes

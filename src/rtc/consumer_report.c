@@ -56,6 +56,16 @@ int weir_consumer_write_sr(weir_consumer *c, int64_t now_us, uint8_t *out, size_
     return 1;
 }
 
+int weir_consumer_ntp_of(const weir_consumer *c, uint32_t out_ts, uint64_t *ntp)
+{
+    if (!c->has_src_sr)
+        return 0;
+    uint32_t src_ts = out_ts - weir_tsmap_offset(&c->ts);
+    int64_t since_sr = (int32_t)(src_ts - c->src_sr_rtp);
+    *ntp = c->src_sr_ntp + (uint64_t)ticks_to_ntp(since_sr, c->cfg.clock_rate_hz);
+    return 1;
+}
+
 int64_t weir_consumer_handle_report_block(weir_consumer *c, const weir_rtcp_report_block *b,
                                           int64_t now_us)
 {

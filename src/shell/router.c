@@ -23,6 +23,10 @@ static void route_free(gpointer data)
         weir_tap_destroy(g_ptr_array_index(r->taps, i));
     if (r->taps)
         g_ptr_array_free(r->taps, TRUE);
+    for (guint i = 0; r->records && i < r->records->len; i++)
+        weir_record_sink_destroy(g_ptr_array_index(r->records, i));
+    if (r->records)
+        g_ptr_array_free(r->records, TRUE);
     weir_free(r);
 }
 
@@ -43,7 +47,7 @@ route *weir_router_get(weir_worker *w, uint32_t handle, bool create)
 void weir_router_drop_if_unused(weir_worker *w, route *r)
 {
     if (r && !r->producer && r->consumers->len == 0 && r->remote_workers == 0 &&
-        (!r->taps || r->taps->len == 0))
+        (!r->taps || r->taps->len == 0) && (!r->records || r->records->len == 0))
         g_hash_table_remove(w->routes, GUINT_TO_POINTER(r->handle));
 }
 
@@ -54,6 +58,8 @@ static void fan_out_local(route *r, weir_pkt *p, int64_t now_us)
     /* Taps are consumers without a subscriber PC (shell/tap.c). */
     for (guint i = 0; r->taps && i < r->taps->len; i++)
         weir_tap_forward(g_ptr_array_index(r->taps, i), p, now_us);
+    for (guint i = 0; r->records && i < r->records->len; i++)
+        weir_record_sink_forward(g_ptr_array_index(r->records, i), p, now_us);
 }
 
 void weir_router_publish(weir_worker *w, weir_pkt *p, int64_t now_us)

@@ -177,6 +177,7 @@ static gboolean on_feedback_timer(gpointer data)
     while (g_hash_table_iter_next(&it, &k, &v))
         weir_publisher_feedback_tick(v, now_us);
     weir_datachannel_tick(now_us);
+    weir_record_sink_periodic(w, now_us);
     return G_SOURCE_CONTINUE;
 }
 
@@ -302,6 +303,14 @@ static void handle_command(weir_worker *w, const weir_worker_cmd *cmd)
     case WEIR_WORKER_CMD_TAP_STOP:
         if (cmd->payload)
             weir_tap_stop(w, cmd->payload);
+        break;
+    case WEIR_WORKER_CMD_RECORD_START:
+        if (cmd->payload)
+            weir_record_sink_start(w, cmd->payload);
+        break;
+    case WEIR_WORKER_CMD_RECORD_STOP:
+        if (cmd->payload)
+            weir_record_sink_stop(w, cmd->payload);
         break;
     }
 }

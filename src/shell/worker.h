@@ -176,6 +176,32 @@ typedef struct weir_worker_tap_stop {
     uint32_t handle;
 } weir_worker_tap_stop;
 
+/*
+ * Payload of WEIR_WORKER_CMD_RECORD_START (to the producer's worker; heap,
+ * freed by the worker): one track fed to the recorder plugin by a consumer
+ * of its own (shell/record_sink.c). The worker hands packets to
+ * ops->track_packet, which never blocks, until RECORD_STOP.
+ */
+typedef struct weir_worker_record {
+    uint64_t sink_id; /* control-assigned, unique for the process' life */
+    uint32_t handle;  /* the track */
+    bool audio;
+    weir_codec codec;
+    uint32_t clock_rate_hz;
+    uint8_t n_layers; /* simulcast layers the publisher sends (1 without) */
+    int in_pt;        /* the publisher's payload type */
+    uint32_t ssrc;    /* the rewritten stream's */
+    const struct weir_recorder_ops *ops;
+    struct weir_recording_track *track;
+} weir_worker_record;
+
+/* Payload of WEIR_WORKER_CMD_RECORD_STOP: the worker lets go of the track and
+ * answers WEIR_WORKER_EVENT_RECORD_STOPPED (also when it had no such sink). */
+typedef struct weir_worker_record_stop {
+    uint64_t sink_id;
+    uint32_t handle;
+} weir_worker_record_stop;
+
 /* Payload of WEIR_WORKER_CMD_ROUTE (to the producer's worker). */
 typedef struct weir_worker_route {
     uint32_t handle;
@@ -211,6 +237,8 @@ typedef enum {
                                   * peer_id unused */
     WEIR_WORKER_CMD_TAP_START,   /* payload: weir_worker_tap; peer_id unused */
     WEIR_WORKER_CMD_TAP_STOP,    /* payload: weir_worker_tap_stop; peer_id unused */
+    WEIR_WORKER_CMD_RECORD_START, /* payload: weir_worker_record; peer_id unused */
+    WEIR_WORKER_CMD_RECORD_STOP,  /* payload: weir_worker_record_stop; peer_id unused */
 } weir_worker_cmd_type;
 
 typedef struct weir_worker_cmd {
@@ -239,6 +267,7 @@ typedef enum {
     WEIR_WORKER_EVENT_DATA_CLOSED,  /* stream; text: why (client closed, buffer full, ...) */
     WEIR_WORKER_EVENT_DATA_DRAINED, /* stream, sent_total: its send queue became empty */
     WEIR_WORKER_EVENT_TAP_STATS,    /* tap_id, handle, packets, bytes, rtcp_received */
+    WEIR_WORKER_EVENT_RECORD_STOPPED, /* sink_id, handle: the worker no longer uses the track */
 } weir_worker_event_type;
 
 typedef enum {
@@ -279,6 +308,7 @@ typedef struct weir_worker_event {
     /* TAP_STATS (handle, packets, bytes above): */
     uint64_t tap_id;
     uint64_t rtcp_received; /* datagrams the receiver sent back to the tap's socket */
+    uint64_t sink_id;       /* RECORD_STOPPED */
 } weir_worker_event;
 
 const char *weir_publisher_state_name(weir_publisher_state s);

@@ -73,6 +73,7 @@ struct weir_worker {
     uint64_t mesh_drops; /* packets a full ring refused */
     int dc_fd;           /* eventfd: data channel associations to service (datachannel.c) */
     GSource *dc_source;
+    uint32_t record_sinks; /* recorder feeds on this worker (record_sink.c) */
 };
 
 /* A track as this worker knows it: its producer (if the publisher is here) and its consumers here. */
@@ -86,6 +87,7 @@ typedef struct route {
     /* consumers on this worker: */
     GPtrArray *consumers; /* sub_track*, borrowed (owned by their wpeer) */
     GPtrArray *taps;      /* struct tap* (shell/tap.c), owned; NULL until the first */
+    GPtrArray *records;   /* struct record_sink* (shell/record_sink.c), owned; NULL until the first */
 } route;
 
 /* One m-line of a subscriber PC: the consumer that feeds it. */
@@ -192,6 +194,14 @@ void weir_tap_stop(weir_worker *w, const weir_worker_tap_stop *stop);
 void weir_tap_forward(struct tap *t, weir_pkt *p, int64_t now_us);
 void weir_tap_destroy(struct tap *t); /* closes its socket; the route forgets it itself */
 void weir_tap_periodic(weir_worker *w, int64_t now_us); /* SRs, keyframes due, stats */
+
+/* record_sink.c: recorder plugin feeds, on the producer's worker like taps. */
+struct record_sink;
+void weir_record_sink_start(weir_worker *w, const weir_worker_record *cfg);
+void weir_record_sink_stop(weir_worker *w, const weir_worker_record_stop *stop);
+void weir_record_sink_forward(struct record_sink *s, weir_pkt *p, int64_t now_us);
+void weir_record_sink_destroy(struct record_sink *s);
+void weir_record_sink_periodic(weir_worker *w, int64_t now_us); /* keyframes the recorder wants */
 
 /* datachannel.c: SCTP data channels on the publisher PC */
 int weir_datachannel_worker_init(weir_worker *w);    /* weir_worker_create */

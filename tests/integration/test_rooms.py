@@ -243,7 +243,7 @@ async def test_no_auto_create_needs_admin_created_room(weir):
 
 # Media calls that must fail in an empty room, and how: the media methods are
 # live (test_forward_aiortc.py), so nothing to answer is 409 and an unknown
-# track is 404 (taps included); recording answers 501 until it lands.
+# track is 404 (taps and recordings included).
 MEDIA_CALLS = [
     ("answer", {"sdp": VALID_ANSWER_SDP}, 409, "no offer"),
     ("trickle", {"pc": "subscriber", "candidate": {
@@ -254,8 +254,8 @@ MEDIA_CALLS = [
     ("set_preferences", {"track": "t1", "paused": False, "max_spatial": 2, "max_temporal": 0},
      404, "t1"),
     ("mute", {"track": "t1", "muted": True}, 404, "no such track"),
-    ("record_start", {}, 501, "not available yet"),
-    ("record_stop", {"recording": "rec1"}, 501, "not available yet"),
+    ("record_start", {"tracks": ["t1"]}, 404, "no such track"),
+    ("record_stop", {"recording": "rec1"}, 404, "no such recording"),
     ("tap_start", {"track": "t1", "host": "127.0.0.1", "port": 5004}, 404, "no such track"),
     ("tap_stop", {"tap": "tap1"}, 404, "no such tap"),
 ]

@@ -42,6 +42,13 @@ void wc_audio_source_destroy(wc_audio_source *s)
     weir_free(s);
 }
 
+int wc_audio_source_encode_pcm(wc_audio_source *s, const int16_t *pcm, uint8_t *out, size_t cap)
+{
+    opus_int32 n = opus_encode(s->enc, pcm, WC_AUDIO_FRAME_SAMPLES, out,
+                               (opus_int32)(cap > 4000 ? 4000 : cap));
+    return n > 0 ? (int)n : -WEIR_EIO;
+}
+
 int wc_audio_source_encode(wc_audio_source *s, uint8_t *out, size_t cap)
 {
     opus_int16 pcm[WC_AUDIO_FRAME_SAMPLES];
@@ -51,9 +58,7 @@ int wc_audio_source_encode(wc_audio_source *s, uint8_t *out, size_t cap)
         if (s->phase > 2.0 * M_PI)
             s->phase -= 2.0 * M_PI;
     }
-    opus_int32 n = opus_encode(s->enc, pcm, WC_AUDIO_FRAME_SAMPLES, out,
-                               (opus_int32)(cap > 4000 ? 4000 : cap));
-    return n > 0 ? (int)n : -WEIR_EIO;
+    return wc_audio_source_encode_pcm(s, pcm, out, cap);
 }
 
 struct wc_audio_sink {

@@ -4,6 +4,8 @@
  * mono is what WebRTC senders use by default), and a receiver that decodes
  * frames, counts them and estimates the tone's frequency from zero
  * crossings (a tone that decodes to the right pitch is the content check).
+ * With --sync-marks the sender encodes PCM the publisher gives it instead
+ * (sync_marks.h).
  */
 #ifndef WC_AUDIO_H
 #define WC_AUDIO_H
@@ -25,6 +27,11 @@ wc_audio_source *wc_audio_source_create(double tone_hz, int bitrate_bps, char *e
 void wc_audio_source_destroy(wc_audio_source *s);
 /** Encodes the next 20 ms into out. Returns the packet length (> 0) or -WEIR_EIO. */
 int wc_audio_source_encode(wc_audio_source *s, uint8_t *out, size_t cap);
+/**
+ * Encodes the caller's 20 ms (WC_AUDIO_FRAME_SAMPLES samples) instead of
+ * the tone (the sync marks' silence and beeps). Same returns.
+ */
+int wc_audio_source_encode_pcm(wc_audio_source *s, const int16_t *pcm, uint8_t *out, size_t cap);
 
 /** NULL when libopus refuses. */
 wc_audio_sink *wc_audio_sink_create(void);

@@ -147,7 +147,8 @@ static void start_media(app *a)
                                   .cname = a->opt.display,
                                   .fingerprint = fp,
                                   .simulated_loss_pct = a->opt.simulated_loss_pct,
-                                  .dc = a->opt.n_dc > 0 ? &dcc : NULL};
+                                  .dc = a->opt.n_dc > 0 ? &dcc : NULL,
+                                  .sync_marks_ms = (uint32_t)a->opt.sync_marks_ms};
         wc_publisher_callbacks pcb = {.on_failed = on_pub_failed};
         a->pub = wc_publisher_create(a->ctx, a->dctx, a->sig, &pc, &pcb, a, err, sizeof err);
         if (!a->pub) {
@@ -245,6 +246,9 @@ static json_t *build_report(app *a)
     json_object_set_new(r, "subscribed", a->sub ? wc_subscriber_report(a->sub) : json_array());
     wc_dc *dc = a->pub ? wc_publisher_dc(a->pub) : NULL;
     json_object_set_new(r, "datachannel", dc ? wc_dc_report(dc) : json_null());
+    json_t *marks = a->pub ? wc_publisher_sync_marks_report(a->pub) : NULL;
+    if (marks)
+        json_object_set_new(r, "sync_marks", marks);
     if (a->dc_done)
         json_object_set_new(r, "ended", json_string("dc_expect_messages met"));
     if (a->sub)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sync_marks.h"
 #include "weir/errors.h"
 
 const char wc_usage[] =
@@ -14,7 +15,7 @@ const char wc_usage[] =
     "                   [--publish] [--no-audio] [--no-video] [--simulcast]\n"
     "                   [--width W --height H --fps F] [--subscribe] [--duration SECONDS]\n"
     "                   [--report FILE|-] [--ice-bind ADDR]... [--insecure] [--log-level L]\n"
-    "                   [--simulate-loss PCT]\n"
+    "                   [--simulate-loss PCT] [--sync-marks MS]\n"
     "                   [--expect-video-frames N] [--expect-audio-frames N]\n"
     "                   [--expect-tracks N] [--expect-max-freeze-ms MS]\n"
     "                   [--dc LABEL]... [--dc-send-ops N] [--dc-rate R] [--dc-send-after-ms MS]\n"
@@ -33,6 +34,10 @@ const char wc_usage[] =
     "  --simulate-loss P drop P% (0..50) of RTP packets at random, sent and received\n"
     "                    (exercises NACK/RTX/PLI where netem is not available)\n"
     "  --role R          join as R (the server honours it only when auth is off)\n"
+    "  --sync-marks MS   A/V sync marks (500..3600000): every MS of media time the first\n"
+    "                    video frame at or after the mark is a white flash below the code\n"
+    "                    rows, and the audio, otherwise silent, has a 1 kHz 100 ms beep\n"
+    "                    starting at that frame's nominal time; listed in the report\n"
     "\n"
     "Data channels (on the publisher PC; without --publish it carries only data):\n"
     "  --dc LABEL        open a channel (repeatable), e.g. whiteboard, chat\n"
@@ -95,6 +100,7 @@ enum {
     OPT_DC_STALL_AFTER,
     OPT_DC_EXPECT_MESSAGES,
     OPT_DC_EXPECT_HISTORY,
+    OPT_SYNC_MARKS,
     OPT_HELP,
 };
 
@@ -133,6 +139,7 @@ static const struct option LONG_OPTS[] = {
     {"dc-stall-after", required_argument, NULL, OPT_DC_STALL_AFTER},
     {"dc-expect-messages", required_argument, NULL, OPT_DC_EXPECT_MESSAGES},
     {"dc-expect-history", required_argument, NULL, OPT_DC_EXPECT_HISTORY},
+    {"sync-marks", required_argument, NULL, OPT_SYNC_MARKS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -218,6 +225,16 @@ static int check(const wc_options *o, char *err, size_t err_len)
     }
     if (o->simulcast && (o->width / 4 < 64 || o->height / 4 < 24)) {
         snprintf(err, err_len, "--simulcast needs at least 256x96 (the q layer is 1/4 size)");
+        return -WEIR_EINVAL;
+    }
+    if (o->sync_marks_ms && !o->publish) {
+        snprintf(err, err_len, "--sync-marks needs --publish");
+        return -WEIR_EINVAL;
+    }
+    /* Two frames per period at least, so that no two marks fall on one frame. */
+    if (o->sync_marks_ms && o->sync_marks_ms * o->fps < 2000) {
+        snprintf(err, err_len, "--sync-marks %ld: at --fps %d a period needs >= 2 frames",
+                 o->sync_marks_ms, o->fps);
         return -WEIR_EINVAL;
     }
     return 0;
@@ -372,6 +389,10 @@ int wc_options_parse(int argc, char **argv, wc_options *o, char *err, size_t err
         case OPT_DC_EXPECT_HISTORY:
             rc = parse_long("dc-expect-history", optarg, 0, 1L << 40, &o->dc_expect_history, err,
                             err_len);
+            break;
+        case OPT_SYNC_MARKS:
+            rc = parse_long("sync-marks", optarg, WC_SYNC_MIN_PERIOD_MS, WC_SYNC_MAX_PERIOD_MS,
+                            &o->sync_marks_ms, err, err_len);
             break;
         case OPT_HELP:
         case 'h':

@@ -30,6 +30,7 @@ typedef struct wc_options {
     size_t n_bind;
     const char *log_level;     /* default "warn" */
     double simulated_loss_pct; /* 0..50 */
+    long sync_marks_ms;        /* A/V sync marks every MS of media time; 0 = none (the tone) */
     /* -1 = no expectation */
     long expect_video_frames;
     long expect_audio_frames;

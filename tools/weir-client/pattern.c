@@ -70,6 +70,11 @@ static void fill_rect(uint8_t *plane, int stride, int x, int y, int w, int h, ui
 
 int wc_pattern_draw(const wc_i420 *pic, const wc_pattern_info *info)
 {
+    return wc_pattern_draw_flash(pic, info, false);
+}
+
+int wc_pattern_draw_flash(const wc_i420 *pic, const wc_pattern_info *info, bool flash)
+{
     int b = wc_pattern_block_size(pic->width, pic->height);
     if (b == 0 || pic->width < WC_PATTERN_MIN_WIDTH || pic->height < WC_PATTERN_MIN_HEIGHT)
         return -WEIR_EINVAL;
@@ -89,6 +94,11 @@ int wc_pattern_draw(const wc_i420 *pic, const wc_pattern_info *info)
         fill_rect(pic->y, pic->y_stride, col * b, row * b, b, b, LUMA_WHITE);
     }
 
+    if (flash) {
+        /* The sync mark: one flat white field, no box (sync_marks.h). */
+        fill_rect(pic->y, pic->y_stride, 0, code_h, w, h - code_h, LUMA_WHITE);
+        return 0;
+    }
     draw_field(pic, b, code_h, info->frame_number);
     int span = w - b;
     int x = (int)((info->frame_number * (uint32_t)BOX_STEP_PX) % (uint32_t)span);
@@ -136,6 +146,20 @@ static bool read_bit(const uint8_t *y, int stride, int b, int col, int row)
     return sum / (uint32_t)(n * n) >= (LUMA_BLACK + LUMA_WHITE) / 2;
 }
 
+/*
+ * Mean luma of the field below the code, leaving out its top quarter block
+ * (VP8 smears the code's edge into it) and sampling every other pixel.
+ */
+static uint32_t field_mean(const uint8_t *y, int stride, int width, int height, int b)
+{
+    int top = WC_PATTERN_ROWS * b + b / 4;
+    uint64_t sum = 0, n = 0;
+    for (int r = top; r < height; r += 2)
+        for (int c = 0; c < width; c += 2, n++)
+            sum += y[(size_t)r * (size_t)stride + (size_t)c];
+    return n ? (uint32_t)(sum / n) : 0;
+}
+
 int wc_pattern_read(const uint8_t *y, int y_stride, int width, int height, wc_pattern_info *out)
 {
     int b = wc_pattern_block_size(width, height);
@@ -150,4 +174,10 @@ int wc_pattern_read(const uint8_t *y, int y_stride, int width, int height, wc_pa
     out->frame_number = get_be32(bytes + 1);
     out->send_ms = get_be32(bytes + 5);
     return 0;
+}
+
+bool wc_pattern_is_flash(const uint8_t *y, int y_stride, int width, int height)
+{
+    int b = wc_pattern_block_size(width, height);
+    return b > 0 && field_mean(y, y_stride, width, height, b) > (LUMA_FIELD + LUMA_WHITE) / 2;
 }

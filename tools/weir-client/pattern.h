@@ -12,7 +12,8 @@
  *     8 bits sync (0xA5), 32 bits frame number, 32 bits send_ms, 8 bits
  *     CRC-8 (polynomial 0x07) over the 9 bytes before it;
  *   below: a field of noise cells (new every frame, so that frames cost
- *   what a camera's do) with a white b x b box moving 4 px per frame.
+ *   what a camera's do; mean luma about 96) with a white b x b box moving
+ *   4 px per frame, or, on a "flash" frame, flat white.
  *
  * Pure: no I/O, no clock.
  */
@@ -52,6 +53,12 @@ int wc_pattern_block_size(int width, int height);
  * WC_PATTERN_MIN_WIDTH x WC_PATTERN_MIN_HEIGHT (nothing written).
  */
 int wc_pattern_draw(const wc_i420 *pic, const wc_pattern_info *info);
+/**
+ * The same, and with flash the field below the code is flat white (luma
+ * 235, no box) instead of noise: an A/V sync mark (sync_marks.h). The code
+ * rows are painted as always, so the frame still reads back.
+ */
+int wc_pattern_draw_flash(const wc_i420 *pic, const wc_pattern_info *info, bool flash);
 
 /**
  * Reads the bits back from a (decoded) luma plane: the mean of the inner
@@ -60,5 +67,12 @@ int wc_pattern_draw(const wc_i420 *pic, const wc_pattern_info *info);
  * CRC does not match (*out unchanged): a "content error".
  */
 int wc_pattern_read(const uint8_t *y, int y_stride, int width, int height, wc_pattern_info *out);
+/**
+ * Whether a (decoded) luma plane is a flash: the mean luma of the field
+ * below the code (its first quarter block row left out, where VP8 smears
+ * the code's edge) is above the midpoint between the noise (about 96) and
+ * white. False for a picture too small for the pattern.
+ */
+bool wc_pattern_is_flash(const uint8_t *y, int y_stride, int width, int height);
 
 #endif

@@ -2,6 +2,15 @@
  * Media timing: one 5 ms GLib tick compares the monotonic clock with the
  * next video and audio deadlines, so frames keep their rate however late a
  * tick runs (GLib timeouts drift by their dispatch latency each period).
+ *
+ * Deadlines and RTP timestamps follow the nominal schedule (sync_marks.h):
+ * video frame n is due at start + n / fps and stamped with that time, audio
+ * frame m at start + m x 20 ms, whatever time the tick really runs. After a
+ * stall the schedule skips ahead (no burst to catch up) and the indexes jump
+ * with it, so timestamps stay on the time line. Sender Reports pair the NTP
+ * of one wall-clock reading with the RTP time of that same instant
+ * (base + elapsed x clock rate), the same way for every stream, so that a
+ * receiver lines audio and video up on the publisher's wall clock.
  */
 #include "publisher.h"
 
@@ -19,6 +28,7 @@
 #include "proto/sdp.h"
 #include "sdp_build.h"
 #include "shell/sctp.h"
+#include "sync_marks.h"
 #include "video_source.h"
 #include "vp8_packetizer.h"
 #include "weir/alloc.h"
@@ -32,6 +42,9 @@
 #define AUDIO_BITRATE_BPS 32000
 #define TONE_HZ 440.0
 #define NTP_UNIX_OFFSET 2208988800ull
+#define VIDEO_CLOCK_HZ 90000
+#define AUDIO_STALL_US 100000 /* audio more late than this skips ahead */
+#define VIDEO_STALL_FRAMES 5  /* video more frames late than this skips ahead */
 
 typedef struct sent_pkt {
     bool valid;
@@ -44,7 +57,6 @@ typedef struct sent_pkt {
 
 typedef struct stream_counters {
     uint64_t packets, bytes;
-    uint32_t last_rtp_ts;
 } stream_counters;
 
 typedef struct layer {
@@ -81,13 +93,19 @@ struct wc_publisher {
     size_t n_layers;
     uint32_t audio_ssrc;
     uint16_t audio_seq;
-    uint32_t audio_ts;
+    uint32_t audio_ts_base;
     stream_counters audio_c;
     uint64_t audio_frames;
     uint16_t twcc_seq;
-    uint32_t frame_number;
+    uint32_t frame_number; /* painted: counts frames sent, 1 first */
     uint32_t video_ts_base;
-    int64_t start_us, next_video_us, next_audio_us, next_sr_us;
+    /* The nominal schedule: indexes of the next video and audio frames. */
+    uint64_t next_video_n, next_audio_m;
+    uint64_t video_skipped, audio_skipped; /* frames the schedule skipped after stalls */
+    int64_t start_us, start_wall_us, next_sr_us;
+    wc_sync_marks marks;
+    uint64_t *marks_sent; /* mark indexes k whose flash or beep went out, ascending */
+    size_t n_marks_sent, cap_marks_sent;
     bool answered;
     bool failed;
     json_t *early_candidates; /* server candidates that arrived before the answer */
@@ -135,7 +153,6 @@ static void send_packet(wc_publisher *p, const weir_rtp_fields *f, const uint8_t
         c->packets++;
         c->bytes += len;
     }
-    c->last_rtp_ts = f->timestamp;
 }
 
 static void send_frame(wc_publisher *p, layer *l, const wc_encoded_frame *ef, uint32_t ts,
@@ -169,17 +186,32 @@ static void send_frame(wc_publisher *p, layer *l, const wc_encoded_frame *ef, ui
     l->picture_id = (uint16_t)((l->picture_id + 1) & 0x7fff);
 }
 
-static void send_video(wc_publisher *p, int64_t now_us)
+/* Mark k's flash or beep went out: listed once for the report. */
+static void note_mark(wc_publisher *p, uint64_t k)
+{
+    if (p->n_marks_sent > 0 && p->marks_sent[p->n_marks_sent - 1] >= k)
+        return;
+    if (p->n_marks_sent == p->cap_marks_sent) {
+        p->cap_marks_sent = p->cap_marks_sent ? 2 * p->cap_marks_sent : 32;
+        p->marks_sent = weir_realloc(p->marks_sent, p->cap_marks_sent * sizeof *p->marks_sent);
+    }
+    p->marks_sent[p->n_marks_sent++] = k;
+}
+
+/* Frame n of the nominal schedule, on every layer. */
+static void send_video(wc_publisher *p, uint64_t n, int64_t now_us)
 {
     p->frame_number++;
     wc_pattern_info info = {.frame_number = p->frame_number,
                             .send_ms = (uint32_t)weir_clock_wall_ms()};
-    uint32_t ts = p->video_ts_base + (uint32_t)((now_us - p->start_us) * 90 / 1000);
+    uint32_t ts = p->video_ts_base + (uint32_t)wc_media_frame_ticks(n, p->cfg.fps, VIDEO_CLOCK_HZ);
+    uint64_t mark = wc_sync_marks_frame_mark(&p->marks, n);
+    bool sent = false;
     for (size_t i = 0; i < p->n_layers; i++) {
         layer *l = &p->layers[i];
         wc_encoded_frame ef;
         bool kf = l->force_keyframe || l->frames == 0;
-        int r = wc_video_source_encode(l->src, &info, kf, &ef);
+        int r = wc_video_source_encode_flash(l->src, &info, mark != 0, kf, &ef);
         if (r <= 0) {
             l->dropped_by_encoder++;
             continue;
@@ -188,20 +220,34 @@ static void send_video(wc_publisher *p, int64_t now_us)
         l->frames++;
         l->keyframes += ef.keyframe;
         send_frame(p, l, &ef, ts, now_us);
+        sent = true;
     }
+    if (mark && sent)
+        note_mark(p, mark);
 }
 
-static void send_audio(wc_publisher *p, int64_t now_us)
+/* Audio frame m of the nominal schedule: samples m x 960 .. m x 960 + 959. */
+static void send_audio(wc_publisher *p, uint64_t m, int64_t now_us)
 {
     uint8_t payload[WC_AUDIO_MAX_PACKET];
-    int len = wc_audio_source_encode(p->audio, payload, sizeof payload);
-    p->audio_ts += WC_AUDIO_FRAME_SAMPLES;
+    uint64_t first_sample = m * WC_AUDIO_FRAME_SAMPLES;
+    uint64_t mark = 0;
+    int len;
+    if (p->marks.period_ms) {
+        int16_t pcm[WC_AUDIO_FRAME_SAMPLES];
+        mark = wc_sync_marks_fill_audio(&p->marks, first_sample, pcm, WC_AUDIO_FRAME_SAMPLES);
+        len = wc_audio_source_encode_pcm(p->audio, pcm, payload, sizeof payload);
+    } else {
+        len = wc_audio_source_encode(p->audio, payload, sizeof payload);
+    }
     if (len <= 0)
         return;
+    if (mark)
+        note_mark(p, mark);
     weir_rtp_ext exts[5];
     uint8_t abs[3], twcc[2], level[1];
     weir_rtp_fields f = {.ssrc = p->audio_ssrc,
-                         .timestamp = p->audio_ts,
+                         .timestamp = p->audio_ts_base + (uint32_t)first_sample,
                          .seq = p->audio_seq++,
                          .payload_type = WC_PT_OPUS,
                          .marker = p->audio_frames == 0};
@@ -240,22 +286,23 @@ static void retransmit(wc_publisher *p, layer *l, uint16_t seq, int64_t now_us)
     l->retransmits += rtx_c.packets;
 }
 
-static uint64_t ntp_now(void)
+/* Unix microseconds as NTP 32.32. */
+static uint64_t ntp_from_unix_us(int64_t us)
 {
-    int64_t ms = weir_clock_wall_ms();
-    uint64_t sec = (uint64_t)(ms / 1000) + NTP_UNIX_OFFSET;
-    uint64_t frac = ((uint64_t)(ms % 1000) << 32) / 1000;
+    uint64_t sec = (uint64_t)(us / 1000000) + NTP_UNIX_OFFSET;
+    uint64_t frac = ((uint64_t)(us % 1000000) << 32) / 1000000;
     return sec << 32 | frac;
 }
 
-static void send_sr(wc_publisher *p, uint32_t ssrc, const stream_counters *c)
+static void send_sr(wc_publisher *p, uint32_t ssrc, const stream_counters *c, uint64_t ntp,
+                    uint32_t rtp_ts)
 {
     if (c->packets == 0)
         return;
     uint8_t buf[256];
     weir_rtcp_sr sr = {.ssrc = ssrc,
-                       .ntp = ntp_now(),
-                       .rtp_ts = c->last_rtp_ts,
+                       .ntp = ntp,
+                       .rtp_ts = rtp_ts,
                        .packet_count = (uint32_t)c->packets,
                        .octet_count = (uint32_t)c->bytes};
     int n = weir_rtcp_sr_write(buf, 200, &sr, NULL, 0);
@@ -267,29 +314,62 @@ static void send_sr(wc_publisher *p, uint32_t ssrc, const stream_counters *c)
     wc_pc_send_rtcp(p->pc, buf, (size_t)(n + m), sizeof buf);
 }
 
+/*
+ * One SR per stream, all from one reading of the monotonic clock (the RTP
+ * side: base + elapsed media time in the stream's clock) and one of the wall
+ * clock taken right after it (the NTP side). Encoding may have taken the
+ * tick's time, so both are read here, not at the tick's start.
+ */
+static void send_srs(wc_publisher *p)
+{
+    int64_t now = weir_clock_now_us();
+    /* base/clock.h has the wall clock in ms only; an SR wants better than a
+     * frame's precision, so GLib's microsecond wall clock. */
+    int64_t wall_us = g_get_real_time();
+    int64_t elapsed = now - p->start_us;
+    uint64_t ntp = ntp_from_unix_us(wall_us);
+    uint32_t video_ts = p->video_ts_base + (uint32_t)wc_media_us_ticks(elapsed, VIDEO_CLOCK_HZ);
+    for (size_t i = 0; i < p->n_layers; i++) /* every simulcast layer shares the video clock */
+        send_sr(p, p->layers[i].ssrc, &p->layers[i].c, ntp, video_ts);
+    if (p->audio)
+        send_sr(p, p->audio_ssrc, &p->audio_c, ntp,
+                p->audio_ts_base + (uint32_t)wc_media_us_ticks(elapsed, WC_AUDIO_RATE_HZ));
+}
+
 static gboolean on_tick(gpointer data)
 {
     wc_publisher *p = data;
     int64_t now = weir_clock_now_us();
-    int64_t video_period = 1000000 / p->cfg.fps;
-    if (p->n_layers > 0 && now >= p->next_video_us) {
-        send_video(p, now);
-        p->next_video_us += video_period;
-        if (now - p->next_video_us > 5 * video_period) /* stalled: do not burst to catch up */
-            p->next_video_us = now + video_period;
+    int64_t elapsed = now - p->start_us;
+    int fps = p->cfg.fps;
+    if (p->n_layers > 0 && elapsed >= wc_media_frame_us(p->next_video_n, fps)) {
+        send_video(p, p->next_video_n, now);
+        p->next_video_n++;
+        int64_t late = elapsed - wc_media_frame_us(p->next_video_n, fps);
+        if (late > VIDEO_STALL_FRAMES * 1000000 / fps) {
+            /* Stalled: do not burst to catch up; the next frame is the next one due. */
+            uint64_t next = wc_media_frame_after(elapsed, fps);
+            fprintf(stderr, "weir-client: video %lld ms late, skipping %llu frame(s)\n",
+                    (long long)(late / 1000), (unsigned long long)(next - p->next_video_n));
+            p->video_skipped += next - p->next_video_n;
+            p->next_video_n = next;
+        }
     }
-    while (p->audio && now >= p->next_audio_us) {
-        send_audio(p, now);
-        p->next_audio_us += WC_AUDIO_FRAME_MS * 1000;
-        if (now - p->next_audio_us > 100000)
-            p->next_audio_us = now + WC_AUDIO_FRAME_MS * 1000;
+    while (p->audio && elapsed >= (int64_t)p->next_audio_m * WC_AUDIO_FRAME_MS * 1000) {
+        send_audio(p, p->next_audio_m, now);
+        p->next_audio_m++;
+        int64_t late = elapsed - (int64_t)p->next_audio_m * WC_AUDIO_FRAME_MS * 1000;
+        if (late > AUDIO_STALL_US) {
+            uint64_t next = (uint64_t)(elapsed / (WC_AUDIO_FRAME_MS * 1000)) + 1;
+            fprintf(stderr, "weir-client: audio %lld ms late, skipping %llu frame(s)\n",
+                    (long long)(late / 1000), (unsigned long long)(next - p->next_audio_m));
+            p->audio_skipped += next - p->next_audio_m;
+            p->next_audio_m = next;
+        }
     }
     if (now >= p->next_sr_us) {
         p->next_sr_us = now + SR_INTERVAL_US;
-        for (size_t i = 0; i < p->n_layers; i++)
-            send_sr(p, p->layers[i].ssrc, &p->layers[i].c);
-        if (p->audio)
-            send_sr(p, p->audio_ssrc, &p->audio_c);
+        send_srs(p);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -298,8 +378,9 @@ static void start_media(wc_publisher *p)
 {
     int64_t now = weir_clock_now_us();
     p->start_us = now;
-    p->next_video_us = now;
-    p->next_audio_us = now;
+    p->start_wall_us = g_get_real_time();
+    p->next_video_n = 0;
+    p->next_audio_m = 0;
     p->next_sr_us = now + SR_INTERVAL_US;
     p->tick = g_timeout_source_new(TICK_MS);
     g_source_set_callback(p->tick, on_tick, p, NULL);
@@ -560,7 +641,9 @@ wc_publisher *wc_publisher_create(GMainContext *ctx, weir_dtls_ctx *dctx, wc_sig
     p->cfg.cname = p->cname;
     p->audio_ssrc = (uint32_t)weir_rand_u64(&p->rand) | 1;
     p->audio_seq = (uint16_t)weir_rand_u64(&p->rand);
-    p->audio_ts = (uint32_t)weir_rand_u64(&p->rand);
+    p->audio_ts_base = (uint32_t)weir_rand_u64(&p->rand);
+    p->marks = (wc_sync_marks){
+        .period_ms = cfg->sync_marks_ms, .fps = cfg->fps, .audio_rate_hz = WC_AUDIO_RATE_HZ};
     p->video_ts_base = (uint32_t)weir_rand_u64(&p->rand);
     if (cfg->video && init_layers(p, err, err_len) < 0)
         goto fail;
@@ -611,6 +694,7 @@ void wc_publisher_destroy(wc_publisher *p)
     }
     wc_audio_source_destroy(p->audio);
     json_decref(p->early_candidates);
+    weir_free(p->marks_sent);
     weir_free(p);
 }
 
@@ -644,7 +728,27 @@ json_t *wc_publisher_report(const wc_publisher *p)
     json_object_set_new(o, "rtcp_received", json_integer((json_int_t)p->rtcp_received));
     json_object_set_new(o, "send_errors", json_integer((json_int_t)st.send_errors));
     json_object_set_new(o, "simulated_drops", json_integer((json_int_t)st.rtp_dropped_sent));
+    json_object_set_new(o, "skipped_video_frames", json_integer((json_int_t)p->video_skipped));
+    json_object_set_new(o, "skipped_audio_frames", json_integer((json_int_t)p->audio_skipped));
     json_object_set_new(o, "layers", layers);
+    return o;
+}
+
+json_t *wc_publisher_sync_marks_report(const wc_publisher *p)
+{
+    if (!p->marks.period_ms)
+        return NULL;
+    json_t *marks = json_array();
+    for (size_t i = 0; i < p->n_marks_sent; i++) {
+        double ms = wc_sync_marks_time_ms(&p->marks, p->marks_sent[i]);
+        json_array_append_new(marks, ms == (double)(json_int_t)ms ? json_integer((json_int_t)ms)
+                                                                  : json_real(ms));
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "period_ms", json_integer(p->marks.period_ms));
+    json_object_set_new(o, "marks", marks);
+    json_object_set_new(o, "media_start_wall_ms",
+                        p->start_us ? json_real((double)p->start_wall_us / 1000.0) : json_null());
     return o;
 }
 

@@ -8,7 +8,10 @@
  * Feedback: PLI and FIR force a keyframe on the layer they name; generic
  * NACKs are answered from a per-layer history by RTX (RFC 4588, repaired-rid
  * on simulcast layers). An RTCP SR + SDES goes out for every stream each
- * second.
+ * second, mapping the stream's RTP time to the wall clock at its instant.
+ *
+ * With sync_marks_ms the video flashes and the audio beeps at the same
+ * media instants (sync_marks.h) instead of the tone.
  *
  * Data channels (datachannel.h) ride on the same PC: with a wc_dc_config
  * the offer gets an application m-line, alone when neither audio nor video
@@ -40,6 +43,7 @@ typedef struct wc_publisher_config {
     const char *fingerprint; /* ours, "sha-256 AB:..." (weir_cert_fingerprint) */
     double simulated_loss_pct;
     const wc_dc_config *dc; /* NULL = no data channels; copied at create */
+    uint32_t sync_marks_ms; /* 0 = the tone; else flashes + beeps every MS (sync_marks.h) */
 } wc_publisher_config;
 
 typedef struct wc_publisher_callbacks {
@@ -62,6 +66,12 @@ void wc_publisher_handle_trickle(wc_publisher *p, json_t *candidate);
 
 /** The "published" part of the report (new reference). */
 json_t *wc_publisher_report(const wc_publisher *p);
+/**
+ * With sync marks, {"period_ms", "marks": [nominal media ms of each mark
+ * whose flash or beep was sent], "media_start_wall_ms"} (new reference);
+ * NULL without.
+ */
+json_t *wc_publisher_sync_marks_report(const wc_publisher *p);
 /** Full-layer video frames and audio frames sent so far. */
 uint64_t wc_publisher_video_frames(const wc_publisher *p);
 uint64_t wc_publisher_audio_frames(const wc_publisher *p);

@@ -87,6 +87,12 @@ void wc_video_source_destroy(wc_video_source *s)
 int wc_video_source_encode(wc_video_source *s, const wc_pattern_info *info, bool force_keyframe,
                            wc_encoded_frame *out)
 {
+    return wc_video_source_encode_flash(s, info, false, force_keyframe, out);
+}
+
+int wc_video_source_encode_flash(wc_video_source *s, const wc_pattern_info *info, bool flash,
+                                 bool force_keyframe, wc_encoded_frame *out)
+{
     wc_i420 pic = {
         .y = s->img.planes[VPX_PLANE_Y],
         .u = s->img.planes[VPX_PLANE_U],
@@ -97,7 +103,7 @@ int wc_video_source_encode(wc_video_source *s, const wc_pattern_info *info, bool
         .width = s->width,
         .height = s->height,
     };
-    if (wc_pattern_draw(&pic, info) < 0)
+    if (wc_pattern_draw_flash(&pic, info, flash) < 0)
         return -WEIR_EINVAL;
     vpx_enc_frame_flags_t flags = force_keyframe ? VPX_EFLAG_FORCE_KF : 0;
     if (vpx_codec_encode(&s->codec, &s->img, s->pts++, 1, flags, VPX_DL_REALTIME) != VPX_CODEC_OK)

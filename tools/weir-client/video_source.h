@@ -37,6 +37,9 @@ void wc_video_source_destroy(wc_video_source *s);
  */
 int wc_video_source_encode(wc_video_source *s, const wc_pattern_info *info, bool force_keyframe,
                            wc_encoded_frame *out);
+/** The same with the sync mark's white field when flash (pattern.h wc_pattern_draw_flash). */
+int wc_video_source_encode_flash(wc_video_source *s, const wc_pattern_info *info, bool flash,
+                                 bool force_keyframe, wc_encoded_frame *out);
 
 int wc_video_source_width(const wc_video_source *s);
 int wc_video_source_height(const wc_video_source *s);

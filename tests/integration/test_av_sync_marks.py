@@ -1,0 +1,171 @@
+"""A/V sync end to end, without the built-in recorder: weir-client's sync marks
+(--sync-marks, tools/weir-client/sync_marks.h) through a participant tap into
+a real ffmpeg recording, measured by av_sync.py.
+
+weir-client publishes a flash (video) and a beep (audio) at the same media
+instant every 2 s, stamps both tracks on one nominal timeline and sends
+Sender Reports that map each track's RTP time to its wall clock. Weir's tap
+forwards both tracks as plain RTP with SRs on the publisher's NTP line
+(rtc/consumer_report.c); ffmpeg's RTP demuxer places each stream's packets
+on that NTP line, so in the Matroska file it writes a flash and its beep
+must have the same presentation time. The file is analysed with its own
+timestamps: >= 3 flashes and >= 3 beeps, the flashes 2 s apart (+-1 frame),
+every |onset - flash| <= 40 ms. The client's report lists the marks it sent.
+
+Tighter than 40 ms, because ffmpeg re-anchors each stream on every SR: the
+beeps 2 s apart (+-5 ms) and the offsets within 5 ms of each other. SRs
+that pair a stream's last packet timestamp with the wall clock in ms (what
+weir-client sent before) pass the 40 ms bound but fail these: the offset
+jumps by about 20 ms from one SR to the next. Expect a constant +6.5 ms:
+Opus's encoder look-ahead, which an RTP receiver cannot remove.
+
+Everything stays on 127.0.0.1.
+"""
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+import av_sync
+from conftest import _OPEN_CLIENTS, WsClient, free_port, unique_room
+
+CLIENT = os.environ.get("WEIR_CLIENT_BIN", "")
+FFMPEG = shutil.which("ffmpeg")
+FFPROBE = shutil.which("ffprobe")
+
+PERIOD_MS = 2000
+FPS = 30
+RECORD_S = 12
+MAX_OFFSET_S = 0.040
+MAX_SPREAD_S = 0.005
+
+needs_client = pytest.mark.skipif(not CLIENT or not os.access(CLIENT, os.X_OK),
+                                  reason="weir-client was not built (needs libvpx-dev, "
+                                         "libopus-dev)")
+needs_ffmpeg = pytest.mark.skipif(not FFMPEG or not FFPROBE,
+                                  reason="ffmpeg / ffprobe are not installed "
+                                         "(tools/install-deps.sh test installs them)")
+
+
+def _udp_ports(n):
+    """An even port P with P..P+n-1 free for UDP on loopback (the tap's RTP/RTCP pairs)."""
+    for _ in range(50):
+        p = free_port() & ~1
+        if p < 1024 or p + n > 65535:
+            continue
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(("127.0.0.1", p + i))
+                socks.append(s)
+            return p
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free UDP port range")
+
+
+async def _tap_participant(srv, room, port):
+    """Joins as a recorder, waits for the publisher's audio and video, taps both."""
+    c = await WsClient.connect(srv.ws_url, name="recorder")
+    result = await c.join(room, display="rec", role="recorder")
+    tracks = {t["kind"]: t for t in result["tracks"]}
+    deadline = time.monotonic() + 20
+    while not {"audio", "video"} <= set(tracks):
+        assert time.monotonic() < deadline, f"tracks never published: {tracks}"
+        n = await c.next_notification("track_published", timeout=20)
+        t = n["params"]["track"]
+        tracks[t["kind"]] = t
+    r = await c.call("tap_start", {"participant": tracks["video"]["participant"],
+                                   "host": "127.0.0.1", "port": port})
+    return c, r["tap"]
+
+
+def _close_loop(loop):
+    async def close_all():
+        while _OPEN_CLIENTS:
+            await _OPEN_CLIENTS.pop().close()
+    loop.run_until_complete(close_all())
+    loop.close()
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@needs_client
+@needs_ffmpeg
+def test_flash_and_beep_stay_in_sync_through_a_tap_recorded_by_ffmpeg(weir, tmp_path):
+    srv = weir({"media": {"ice_bind_addresses": "127.0.0.1"},
+                "taps": {"keyframe_interval_ms": 1000}})
+    room = unique_room("avsync")
+    report_path = tmp_path / "client.json"
+    pub = subprocess.Popen([CLIENT, "--url", srv.ws_url, "--room", room, "--display", "pub",
+                            "--publish", "--width", "320", "--height", "180", "--fps", str(FPS),
+                            "--sync-marks", str(PERIOD_MS), "--duration", "60",
+                            "--report", str(report_path)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = _udp_ports(4)
+    sdp_path = tmp_path / "tap.sdp"
+    mkv = tmp_path / "out.mkv"
+    loop = asyncio.new_event_loop()
+    try:
+        c, tap = loop.run_until_complete(_tap_participant(srv, room, port))
+        assert [s["kind"] for s in tap["streams"]] == ["video", "audio"], tap
+        sdp_path.write_text(tap["sdp"])
+        p = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-y", "-protocol_whitelist",
+                            "file,udp,rtp", "-i", str(sdp_path), "-c", "copy", "-t",
+                            str(RECORD_S), str(mkv)],
+                           capture_output=True, text=True, timeout=90)
+        assert p.returncode == 0, p.stderr[-3000:]
+    finally:
+        _close_loop(loop)
+        _stop(pub)
+    out, err = pub.communicate()
+    assert pub.returncode in (0, 1), err  # 2 = connection / protocol error
+    report = json.loads(report_path.read_text())
+    srv.stop_and_check()
+
+    flashes = av_sync.video_flash_times(str(mkv))
+    onsets = av_sync.audio_beep_onsets(str(mkv))
+    pairs = av_sync.pair_offsets(flashes, onsets)
+    print(f"flashes (s): {[round(f, 4) for f in flashes]}")
+    print(f"beep onsets (s): {[round(o, 4) for o in onsets]}")
+    for f, o, d in pairs:
+        print(f"  flash {f:.4f}  onset {o:.4f}  offset {d * 1000:+.1f} ms")
+
+    marks = report.get("sync_marks")
+    assert marks and marks["period_ms"] == PERIOD_MS, report
+    assert marks["marks"][:3] == [PERIOD_MS, 2 * PERIOD_MS, 3 * PERIOD_MS], marks
+    assert isinstance(marks["media_start_wall_ms"], float), marks
+
+    assert len(flashes) >= 3, f"{len(flashes)} flashes in {RECORD_S} s: {flashes}"
+    assert len(onsets) >= 3, f"{len(onsets)} beep onsets in {RECORD_S} s: {onsets}"
+    frame = 1.0 / FPS
+    gaps = [b - a for a, b in zip(flashes, flashes[1:])]
+    assert all(abs(g - PERIOD_MS / 1000) <= frame + 0.002 for g in gaps), \
+        f"flashes not {PERIOD_MS} ms apart: {gaps}"
+    onset_gaps = [b - a for a, b in zip(onsets, onsets[1:])]
+    assert all(abs(g - PERIOD_MS / 1000) <= 0.005 for g in onset_gaps), \
+        f"beeps not {PERIOD_MS} ms apart: {onset_gaps}"
+    assert len(pairs) == len(flashes), f"flashes without a beep within 0.5 s: {flashes} {onsets}"
+    offsets = [d for _, _, d in pairs]
+    worst = max(abs(d) for d in offsets)
+    print(f"max |offset| {worst * 1000:.1f} ms over {len(pairs)} marks")
+    assert worst <= MAX_OFFSET_S, [round(d * 1000, 1) for d in offsets]
+    assert max(offsets) - min(offsets) <= MAX_SPREAD_S, \
+        f"offsets move between marks: {[round(d * 1000, 1) for d in offsets]} ms"
