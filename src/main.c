@@ -61,6 +61,9 @@ static int serve(weir_config *cfg)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
+    /* A file over RLIMIT_FSIZE fails its write with EFBIG (a recording stops with a clear
+     * error) instead of killing the server. */
+    signal(SIGXFSZ, SIG_IGN);
 
     WEIR_LOG_INFO("starting version=%s", WEIR_VERSION);
     if (weir_srtp_global_init() < 0) {

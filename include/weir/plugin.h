@@ -155,12 +155,13 @@ typedef struct weir_recorder_ops {
     /**
      * Ends the recording (control): closes its remaining tracks, waits for
      * their files to be complete on disk (bounded: timeout_ms), writes the
-     * final manifest, frees rec and its tracks. Fills manifest (file name
-     * relative to the recording's dir). 0, or -1 with err when something
-     * could not be written (the files that were are still listed in it).
+     * final manifest, frees rec and its tracks. totals (optional) receives
+     * the sum of its tracks' final counters (file, error: the first failed
+     * track's). 0, or -1 with err when something could not be written in
+     * time (the files that were are still listed in the manifest).
      */
-    int (*recording_close)(weir_recording *rec, int64_t at_us, int timeout_ms, char *err,
-                           size_t err_len);
+    int (*recording_close)(weir_recording *rec, int64_t at_us, int timeout_ms,
+                           weir_recording_track_stats *totals, char *err, size_t err_len);
 } weir_recorder_ops;
 
 typedef struct weir_plugin {

@@ -107,6 +107,7 @@ static void service_all(weir_recorder *r)
 static void *thread_main(void *arg)
 {
     weir_recorder *r = arg;
+    pthread_setname_np(pthread_self(), "weir-recorder"); /* top -H, benchmarks/recorder.py */
     pthread_mutex_lock(&r->lock);
     while (!r->stop) {
         pthread_mutex_unlock(&r->lock);
@@ -176,7 +177,7 @@ static void recorder_destroy(weir_recorder *r)
         if (!rec)
             break;
         char err[160];
-        wrec_recording_close(rec, r->host->now_us(), 2000, err, sizeof err);
+        wrec_recording_close(rec, r->host->now_us(), 2000, NULL, err, sizeof err);
     }
     pthread_mutex_lock(&r->lock);
     r->stop = true;

@@ -129,6 +129,7 @@ struct weir_recording {
     char dir[PATH_MAX];
     int64_t started_us, started_wall_ms;
     int timeline_fd;
+    int64_t timeline_last_ms; /* t_ms of the last line written */
     /* control → recorder (under r->lock): */
     wrec_event *events, **events_tail;
     weir_recording_track *new_tracks; /* opened, not yet adopted by the thread */
@@ -185,8 +186,8 @@ void wrec_track_set_muted(weir_recording_track *t, bool muted, int64_t t_ms);
 weir_recording *wrec_recording_open(weir_recorder *r, const weir_recording_info *info, char *err,
                                     size_t err_len);
 void wrec_recording_event(weir_recording *rec, int64_t at_us, const char *json_object);
-int wrec_recording_close(weir_recording *rec, int64_t at_us, int timeout_ms, char *err,
-                         size_t err_len);
+int wrec_recording_close(weir_recording *rec, int64_t at_us, int timeout_ms,
+                         weir_recording_track_stats *totals, char *err, size_t err_len);
 weir_recording_track *wrec_track_open(weir_recording *rec, const weir_recording_track_info *info,
                                       char *err, size_t err_len);
 int wrec_track_packet(weir_recording_track *t, const weir_recording_packet *p);

@@ -57,8 +57,15 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
+/* Lines go out in time order: an event timed a little before the last one written (its
+ * time was taken on another thread) is written at the last one's time. */
 static void timeline_append(weir_recording *rec, json_t *line)
 {
+    json_int_t t_ms = json_integer_value(json_object_get(line, "t_ms"));
+    if (t_ms < rec->timeline_last_ms)
+        json_object_set_new(line, "t_ms", json_integer(rec->timeline_last_ms));
+    else
+        rec->timeline_last_ms = t_ms;
     char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!text)
         return;
@@ -156,10 +163,34 @@ void wrec_recording_event(weir_recording *rec, int64_t at_us, const char *json_o
     pthread_mutex_unlock(&rec->r->lock);
 }
 
-int wrec_recording_close(weir_recording *rec, int64_t at_us, int timeout_ms, char *err,
-                         size_t err_len)
+static void sum_tracks(weir_recording *rec, weir_recording_track_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (weir_recording_track *t = rec->tracks; t; t = t->next) {
+        weir_recording_track_stats st;
+        wrec_track_stats(t, &st);
+        out->packets += st.packets;
+        out->queue_drops += st.queue_drops;
+        out->frames_written += st.frames_written;
+        out->frames_dropped += st.frames_dropped;
+        out->bytes_written += st.bytes_written;
+        out->write_errors += st.write_errors;
+        if (st.duration_ms > out->duration_ms)
+            out->duration_ms = st.duration_ms;
+        if (st.failed && !out->failed) {
+            out->failed = true;
+            memcpy(out->error, st.error, sizeof out->error);
+            memcpy(out->file, st.file, sizeof out->file);
+        }
+    }
+}
+
+int wrec_recording_close(weir_recording *rec, int64_t at_us, int timeout_ms,
+                         weir_recording_track_stats *totals, char *err, size_t err_len)
 {
     weir_recorder *r = rec->r;
+    if (totals)
+        memset(totals, 0, sizeof *totals);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += timeout_ms / 1000;
@@ -186,6 +217,8 @@ int wrec_recording_close(weir_recording *rec, int64_t at_us, int timeout_ms, cha
         return -1;
     }
     pthread_mutex_unlock(&r->lock);
+    if (totals)
+        sum_tracks(rec, totals);
     int rc = 0;
     if (rec->close_error[0]) {
         snprintf(err, err_len, "%s", rec->close_error);

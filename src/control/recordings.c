@@ -312,14 +312,11 @@ static void finish_if_released(weir_control *ctl, recordings *rs, ctl_recording 
     for (guint i = 0; i < r->tracks->len; i++)
         if (!((rec_track *)g_ptr_array_index(r->tracks, i))->stopped)
             return;
-    for (guint i = 0; i < r->tracks->len; i++) {
-        weir_recording_track_stats st;
-        rs->ops->track_stats(((rec_track *)g_ptr_array_index(r->tracks, i))->t, &st);
-        add_track_stats(rs, &st);
-    }
     char err[256];
-    int rc = rs->ops->recording_close(r->rec, r->stop_us, ctl->cfg->recorder_stop_timeout_ms, err,
-                                      sizeof err);
+    weir_recording_track_stats totals;
+    int rc = rs->ops->recording_close(r->rec, r->stop_us, ctl->cfg->recorder_stop_timeout_ms,
+                                      &totals, err, sizeof err);
+    add_track_stats(rs, &totals);
     if (rc < 0) {
         rs->totals.failed_total++;
         WEIR_LOG_ERROR("recording_incomplete recording=%s room=%s error=\"%s\"", r->id, r->room_id,
