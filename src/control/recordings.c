@@ -12,6 +12,7 @@
 #include "control/control.h"
 #include "control/media.h"
 #include "control/plugin_host.h"
+#include "control/session.h"
 #include "weir/alloc.h"
 #include "weir/log.h"
 #include "weir/plugin.h"
@@ -304,6 +305,25 @@ static void recording_free(ctl_recording *r)
     weir_free(r);
 }
 
+/* The participant who started it learns when the files are complete (or could not be). */
+static void notify_finished(weir_control *ctl, const ctl_recording *r, const char *error,
+                            const weir_recording_track_stats *totals)
+{
+    weir_room *room = ctl->rooms ? weir_rooms_find(ctl->rooms, r->room_id) : NULL;
+    weir_participant *p = room ? weir_room_find(room, r->started_by) : NULL;
+    if (!p || !p->session)
+        return;
+    json_t *rec = json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:I}", "id", r->id, "state", error ? "incomplete" : "complete",
+        "reason", r->stop_reason, "duration_ms", (json_int_t)((r->stop_us - r->started_us) / 1000),
+        "frames", (json_int_t)totals->frames_written, "bytes", (json_int_t)totals->bytes_written);
+    if (error)
+        json_object_set_new(rec, "error", json_string(error));
+    else if (totals->failed)
+        json_object_set_new(rec, "error", json_string(totals->error));
+    weir_session_notify(p->session, "recording_finished", json_pack("{s:o}", "recording", rec));
+}
+
 /* Every worker let go: the plugin finishes the files and the manifest. */
 static void finish_if_released(weir_control *ctl, recordings *rs, ctl_recording *r)
 {
@@ -326,6 +346,7 @@ static void finish_if_released(weir_control *ctl, recordings *rs, ctl_recording 
     }
     WEIR_LOG_INFO("recording_finished recording=%s room=%s reason=%s tracks=%u dir=%s", r->id,
                   r->room_id, r->stop_reason, r->tracks->len, r->dir);
+    notify_finished(ctl, r, rc == 0 ? NULL : err, &totals);
     g_ptr_array_remove(rs->list, r);
     recording_free(r);
 }

@@ -185,6 +185,10 @@ def test_recording_plays_with_every_frame_sent(weir, tmp_path):
         started = (await c.call("record_start", {}))["recording"]
         await asyncio.sleep(8)
         stopped = (await c.call("record_stop", {"recording": started["id"]}))["recording"]
+        finished = (await c.next_notification("recording_finished", timeout=20))["params"]
+        assert finished["recording"]["id"] == started["id"], finished
+        assert finished["recording"]["state"] == "complete", finished
+        assert finished["recording"]["frames"] > 0 and "error" not in finished["recording"]
         return started, stopped
 
     try:
