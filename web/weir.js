@@ -56,7 +56,8 @@
 //                  { trackId, participant, mid }
 //   connectionstatechange  { pc: 'publisher'|'subscriber', state }
 //   reconnecting   { reason, attempt } — an ICE restart or a rejoin began
-//   reconnected    { how: 'ice-restart'|'rejoin', participant }
+//   reconnected    { how: 'ice-restart'|'rejoin', participant } — media flows again
+//                  (a rejoin that publishes waits for its publisher PC to connect)
 //   close          the WebSocket closed: { code, reason }
 //   error          a failure outside any caller's promise (e.g. a server offer
 //                  the browser refused): { where, error }
@@ -550,6 +551,8 @@ export class WeirClient {
                         this.reconnectConnectMs)))
                         throw new WeirError(0, 'the new publisher connection did not connect ' +
                             `within ${this.reconnectConnectMs} ms`);
+                    if (!this.ws || this.ws.readyState !== WebSocket.OPEN)
+                        throw new WeirError(0, 'the socket closed during the attempt');
                     this._emit('reconnected', { how: 'rejoin', participant: this.participant });
                     return this.participant;
                 } catch (e) {
