@@ -224,10 +224,13 @@ static int place(wrec_assembler *a, uint16_t seq, uint64_t *ext)
     }
     a->far_old = 0;
     if (*ext >= a->head + a->cfg.max_packets) {
-        /* Over capacity: give up what blocks the oldest slots rather than grow. */
-        a->st.gaps_given_up++;
+        /* Over capacity: give up what blocks the oldest slots rather than grow
+         * (while waiting for a keyframe they are only frames no one can use). */
+        if (!a->need_key) {
+            a->st.gaps_given_up++;
+            lost_sync(a);
+        }
         drop_to(a, *ext - a->cfg.max_packets + 1);
-        lost_sync(a);
     }
     if (slot_at(a, *ext)) {
         a->st.duplicates++;

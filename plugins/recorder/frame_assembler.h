@@ -18,6 +18,27 @@
  *
  * Pure (sans-IO): no clock, no I/O; time is passed in. Memory is bounded by
  * max_packets and max_frame_bytes given at creation.
+ *
+ * Details the rules above leave open:
+ * - Packets are consumed in sequence order from a head; a packet older than
+ *   the head (output or given up) is counted as too_old. Until the first
+ *   frame is consumed, a packet a little older than the first one received
+ *   moves the head back (reordering at the very start).
+ * - While waiting for a keyframe, packets are kept (an earlier keyframe
+ *   start may still arrive late) and dropped when one is found, or when the
+ *   buffer is full.
+ * - A packet beyond head + max_packets makes room by giving up the oldest
+ *   slots (gaps_given_up, frames_dropped; video then waits for a keyframe).
+ * - A packet with an empty payload (RTP padding, a bandwidth probe) fills
+ *   its sequence number and is skipped.
+ * - 32 packets in a row far behind the head (more than max_packets) mean the
+ *   sender restarted its sequence numbers: the assembler starts over there.
+ * - ext_ts: the first frame output has wrap count 0 (a value that would be
+ *   below 0 is given as 0).
+ * - Opus frames are always keyframes (every packet decodes on its own).
+ * - A frame that fails to assemble (an H.264 FU-A that never ends) or is
+ *   larger than max_frame_bytes is dropped like a lost one.
+ * - After flush(), a last frame without its marker is dropped too.
  */
 #ifndef WREC_FRAME_ASSEMBLER_H
 #define WREC_FRAME_ASSEMBLER_H

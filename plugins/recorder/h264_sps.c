@@ -83,7 +83,11 @@ static void skip_scaling_list(bits *b, int size)
     int last = 8, next = 8;
     for (int j = 0; j < size && !b->err; j++) {
         if (next != 0) {
-            int32_t delta = se(b);
+            int32_t delta = se(b); /* delta_scale: -128..127 (§7.4.2.1.1.1) */
+            if (delta < -128 || delta > 127) {
+                b->err = true;
+                return;
+            }
             next = (int)((last + delta + 256) % 256);
         }
         last = next == 0 ? last : next;

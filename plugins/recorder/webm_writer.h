@@ -58,14 +58,29 @@ typedef struct wrec_webm_info {
     const char *app;     /* MuxingApp/WritingApp, e.g. "weir-recorder 0.1.0" */
 } wrec_webm_info;
 
-/** NULL for a bad track (no codec id, video without size, unknown codec). Writes nothing yet. */
+/**
+ * NULL for a bad track (no codec id, unknown codec, video flag not matching
+ * the codec, video without size, H.264 without avcC, audio without sample
+ * rate or channels, Opus with more than 2 channels and no OpusHead given)
+ * or no write function. Writes nothing yet; the track and info are read
+ * here and not kept. info may be NULL (no title or DateUTC, app
+ * "weir-recorder").
+ */
 wrec_webm *wrec_webm_create(const wrec_webm_track *track, const wrec_webm_info *info,
                             wrec_write_fn write, void *user);
 /**
  * One frame at t_ms on the file's timeline (≥ 0). The header (EBML, Segment,
  * Info, Tracks) goes out with the first frame. A t_ms below the previous
  * frame's is written at the previous frame's time (Matroska players expect
- * a track's blocks in order). 0, or the negative errno of the write.
+ * a track's blocks in order); a negative one at 0. 0, -WEIR_EINVAL for an
+ * empty frame (nothing written), or the negative errno of the write.
+ *
+ * A write error is final: the call and every later one return it without
+ * writing (the file may end inside that frame, which players skip).
+ * Audio blocks always carry the keyframe flag. Players present a block at
+ * t_ms minus the track's CodecDelay (RFC 9559): for Opus with
+ * codec_delay_ns set, the first decoded sample plays codec_delay_ns early
+ * unless the caller adds the delay to t_ms.
  */
 int wrec_webm_write_frame(wrec_webm *w, int64_t t_ms, bool keyframe, const uint8_t *data,
                           size_t len);

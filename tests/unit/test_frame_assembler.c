@@ -404,32 +404,38 @@ Test(frame_assembler, memory_is_bounded_by_max_packets)
     vp8_make(&k, true, 1, 100, 64, 48);
     vp8_make(&d, false, 2, 100, 0, 0);
     vp8_make(&k2, true, 3, 300, 32, 32);
-    pkt p[2], q[12], r[3];
+    pkt p[4], r[3];
     vp8_packetize(&k, 2, 0, 0, p);
-    push(a, &p[0], 0); /* seq 1, the marker, never comes */
-    /* 12 two-packet delta frames from seq 2 on: 24 packets, more than 16 slots. */
+    vp8_packetize(&d, 2, 2, 3000, p + 2);
+    push(a, &p[0], 0);
+    push(a, &p[1], 0);
+    expect_frame(a, 0, &k, 0);
+    (void)wrec_assembler_take_keyframe_request(a);
+    push(a, &p[2], 0); /* seq 3, the delta's marker, is late */
+    /* 12 two-packet delta frames from seq 4 on: 24 packets, more than 16 slots. */
     for (int i = 0; i < 12; i++) {
         pkt two[2];
-        vp8_packetize(&d, 2, (uint16_t)(2 + 2 * i), 3000u * (uint32_t)(i + 1), two);
+        vp8_packetize(&d, 2, (uint16_t)(4 + 2 * i), 3000u * (uint32_t)(i + 2), two);
         push(a, &two[0], 0);
         push(a, &two[1], 0);
-        q[i] = two[0];
     }
     wrec_assembler_stats st;
     wrec_assembler_stats_get(a, &st);
-    cr_assert_gt(st.gaps_given_up, 0, "the oldest gap was given up to make room");
+    cr_assert_eq(st.gaps_given_up, 1, "the blocking gap was given up to make room");
     cr_assert_gt(st.frames_dropped, 0);
-    /* seq 1 now lies before the window: too old, not buffered. */
-    push(a, &p[1], 0);
+    cr_assert(wrec_assembler_take_keyframe_request(a));
+    /* seq 3 now lies before the window: too old, not buffered. */
+    push(a, &p[3], 0);
     wrec_assembler_stats_get(a, &st);
     cr_assert_eq(st.too_old, 1);
     expect_none(a, 0); /* everything left is deltas after a loss */
-    cr_assert(wrec_assembler_take_keyframe_request(a));
-    vp8_packetize(&k2, 3, 26, 50000, r);
+    vp8_packetize(&k2, 3, 28, 50000, r);
     for (int i = 0; i < 3; i++)
         push(a, &r[i], 1);
     expect_frame(a, 1, &k2, 50000);
-    (void)q;
+    wrec_assembler_stats_get(a, &st);
+    cr_assert_eq(st.gaps_given_up, 1, "overflow while waiting for a keyframe is no new gap");
+    cr_assert_eq(st.keyframe_requests, 2);
     wrec_assembler_destroy(a);
 }
 
