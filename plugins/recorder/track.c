@@ -467,9 +467,27 @@ static void log_queue_drops(weir_recording_track *t, int64_t now_us)
     t->last_drop_log_us = now_us;
 }
 
+/* A clean end: the file gets its Duration (the place was reserved in its header). */
+static void write_duration(weir_recording_track *t)
+{
+    uint8_t patch[11];
+    uint64_t at;
+    pthread_mutex_lock(&t->stats_lock);
+    int64_t end_ms = t->end_ms;
+    pthread_mutex_unlock(&t->stats_lock);
+    if (end_ms < 0 || wrec_webm_duration_patch(t->webm, end_ms, patch, &at) < 0)
+        return;
+    if (pwrite(t->fd, patch, sizeof patch, (off_t)at) != (ssize_t)sizeof patch)
+        WREC_LOG(t->rec->r, WEIR_LOG_WARN,
+                 "recording_duration_not_written recording=%s track=%s error=\"%s\"", t->rec->id,
+                 t->track, strerror(errno));
+}
+
 static void finish(weir_recording_track *t)
 {
     anchor_from_arrival(t);
+    if (t->fd >= 0 && t->webm)
+        write_duration(t);
     if (t->fd >= 0) {
         fdatasync(t->fd);
         close(t->fd);

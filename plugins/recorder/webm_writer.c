@@ -29,6 +29,8 @@ enum {
     ID_SEGMENT = 0x18538067,
     ID_INFO = 0x1549A966,
     ID_TIMESTAMP_SCALE = 0x2AD7B1,
+    ID_DURATION = 0x4489,
+    ID_VOID = 0xEC,
     ID_MUXING_APP = 0x4D80,
     ID_WRITING_APP = 0x5741,
     ID_DATE_UTC = 0x4461,
@@ -76,8 +78,13 @@ struct wrec_webm {
     bool header_written, cluster_open;
     int64_t cluster_ms, last_ms;
     uint64_t bytes;
-    int err; /* the first write error: the writer is finished after it */
+    int err;              /* the first write error: the writer is finished after it */
+    uint64_t duration_at; /* file offset of the Void that a clean end turns into Duration */
 };
+
+/* Duration: 2-octet id, size 8 (0x88), an 8-octet float. The Void that holds its place
+ * has the same length: 1-octet id, size 9 (0x89), 9 zero octets. */
+#define DURATION_ELEMENT_LEN 11
 
 static const char *doctype_for(const char *codec_id, bool *video)
 {
@@ -156,7 +163,7 @@ static void build_track(wrec_ebml_buf *b, const wrec_webm_track *t)
 }
 
 static void build_header(wrec_ebml_buf *b, const char *doctype, const wrec_webm_track *t,
-                         const wrec_webm_info *info)
+                         const wrec_webm_info *info, uint64_t *duration_at)
 {
     wrec_ebml_buf e = {0};
     wrec_ebml_uint(&e, ID_EBML_VERSION, 1);
@@ -180,7 +187,12 @@ static void build_header(wrec_ebml_buf *b, const char *doctype, const wrec_webm_
         wrec_ebml_int(&e, ID_DATE_UTC, (info->date_utc_ms - MATROSKA_EPOCH_UNIX_MS) * 1000000);
     if (info && info->title && info->title[0])
         wrec_ebml_string(&e, ID_TITLE, info->title);
+    /* Last in Info: the place of the Duration a clean end writes (wrec_webm_duration_patch). */
+    size_t void_at = e.len;
+    static const uint8_t placeholder[DURATION_ELEMENT_LEN] = {ID_VOID, 0x80 | 9};
+    wrec_ebml_bytes(&e, placeholder, sizeof placeholder);
     wrec_ebml_master(b, ID_INFO, &e);
+    *duration_at = b->len - e.len + void_at;
     wrec_ebml_free(&e);
 
     build_track(b, t);
@@ -213,7 +225,7 @@ wrec_webm *wrec_webm_create(const wrec_webm_track *track, const wrec_webm_info *
     w->write = write;
     w->user = user;
     w->video = track->video;
-    build_header(&w->header, doctype, track, info);
+    build_header(&w->header, doctype, track, info, &w->duration_at);
     return w;
 }
 
@@ -268,6 +280,23 @@ int wrec_webm_write_frame(wrec_webm *w, int64_t t_ms, bool keyframe, const uint8
         w->cluster_ms = t_ms;
     }
     w->last_ms = t_ms;
+    return 0;
+}
+
+int wrec_webm_duration_patch(const wrec_webm *w, int64_t duration_ms, uint8_t out[11],
+                             uint64_t *offset)
+{
+    if (!w->header_written || w->err || duration_ms < 0)
+        return -WEIR_EINVAL;
+    double d = (double)duration_ms;
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    out[0] = ID_DURATION >> 8;
+    out[1] = ID_DURATION & 0xff;
+    out[2] = 0x80 | 8;
+    for (int i = 0; i < 8; i++)
+        out[3 + i] = (uint8_t)(bits >> (56 - 8 * i));
+    *offset = w->duration_at;
     return 0;
 }
 

@@ -84,6 +84,16 @@ wrec_webm *wrec_webm_create(const wrec_webm_track *track, const wrec_webm_info *
  */
 int wrec_webm_write_frame(wrec_webm *w, int64_t t_ms, bool keyframe, const uint8_t *data,
                           size_t len);
+/**
+ * A clean end: the Duration element (11 octets into out) and the file offset
+ * where it goes, over a Void of the same length the header reserved at the
+ * end of Info. The caller writes it there (pwrite); a file never patched (a
+ * killed server) simply has no duration, which players find by reading.
+ * duration_ms is the segment's duration from timestamp 0 (the end of the
+ * last frame). 0, or -WEIR_EINVAL before the first frame or after a write error.
+ */
+int wrec_webm_duration_patch(const wrec_webm *w, int64_t duration_ms, uint8_t out[11],
+                             uint64_t *offset);
 /** Bytes written so far. */
 uint64_t wrec_webm_bytes(const wrec_webm *w);
 void wrec_webm_destroy(wrec_webm *w);

@@ -139,6 +139,14 @@ def _probe(path):
     return j["streams"][0], pts
 
 
+def _header_duration(path):
+    """The container's Duration (s), or None when the file has none (killed server)."""
+    p = subprocess.run([FFPROBE, "-v", "error", "-show_entries", "format=duration", "-of",
+                        "default=nw=1:nk=1", path], capture_output=True, text=True, timeout=60)
+    text = p.stdout.strip()
+    return None if text in ("", "N/A") else float(text)
+
+
 def _decodes_cleanly(path):
     p = subprocess.run([FFMPEG, "-v", "error", "-nostdin", "-i", path, "-f", "null", "-"],
                        capture_output=True, text=True, timeout=120)
@@ -210,6 +218,8 @@ def test_recording_plays_with_every_frame_sent(weir, tmp_path):
         assert rc == 0 and not err, f"{path}: ffmpeg: {err[-2000:]}"
     vstream, vpts = _probe(vpath)
     astream, apts = _probe(apath)
+    for path in (vpath, apath):  # a clean end writes the Duration into the header
+        assert (_header_duration(path) or 0) >= 7.5, (path, _header_duration(path))
     assert vstream["codec_name"] == "vp8" and astream["codec_name"] == "opus"
 
     # Video: every frame sent in the window, in order, readable; the file's timing is the
@@ -394,6 +404,7 @@ def test_sigkill_leaves_playable_files(weir, tmp_path):
         assert rc == 0, f"{f['file']} after SIGKILL: ffmpeg exit {rc}: {err[-2000:]}"
         _, pts = _probe(path)
         span = pts[-1] - pts[0]
+        assert _header_duration(path) is None, "a killed recording has no Duration to trust"
         assert span >= 3.5, f"{f['file']}: only {span:.2f} s playable after 5 s of recording"
         summary.append(f"{f['kind']} {len(pts)} frames {span:.2f} s"
                        + (f" (ffmpeg said: {err.splitlines()[-1][:120]})" if err else ""))

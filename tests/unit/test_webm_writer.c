@@ -443,3 +443,42 @@ Test(webm_writer, bad_tracks_are_refused)
     cr_assert_null(wrec_webm_create(&ok, NULL, NULL, &s), "no write function");
     cr_assert_eq(s.calls, 0);
 }
+
+/* A clean end turns the Void reserved at the end of Info into the Duration, in place. */
+Test(webm_writer, duration_patch_replaces_the_reserved_void)
+{
+    sink s = {0};
+    wrec_webm_track track = {.video = true, .codec_id = "V_VP8", .width = 320, .height = 180};
+    wrec_webm *w = wrec_webm_create(&track, NULL, sink_write, &s);
+    uint8_t patch[11];
+    uint64_t at;
+    cr_assert_eq(wrec_webm_duration_patch(w, 1000, patch, &at), -WEIR_EINVAL, "no header yet");
+    uint8_t data[16] = {0};
+    cr_assert_eq(wrec_webm_write_frame(w, 12300, true, data, sizeof data), 0);
+    cr_assert_eq(wrec_webm_write_frame(w, 20450, false, data, sizeof data), 0);
+    parsed before;
+    parse_file(s.data, s.len, &before);
+    const uint8_t *body;
+    size_t n;
+    cr_assert(find(before.info, before.info_len, 0xEC, &body, &n), "a Void reserves the place");
+    cr_assert_eq(n, 9);
+    cr_assert(!find(before.info, before.info_len, 0x4489, &body, &n), "no Duration yet");
+
+    cr_assert_eq(wrec_webm_duration_patch(w, 20450, patch, &at), 0);
+    cr_assert_leq(at + sizeof patch, s.len);
+    cr_assert_eq(s.data[at], 0xEC, "the patch goes over the Void");
+    memcpy(s.data + at, patch, sizeof patch);
+    parsed after;
+    parse_file(s.data, s.len, &after);
+    cr_assert(!find(after.info, after.info_len, 0xEC, &body, &n), "the Void is gone");
+    cr_assert(find(after.info, after.info_len, 0x4489, &body, &n), "Duration in Info");
+    cr_assert_eq(n, 8);
+    uint64_t bits = as_uint(body, 8);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    cr_assert_float_eq(d, 20450.0, 1e-9, "Duration in TimestampScale units (ms)");
+    cr_assert_eq(after.nblocks, 2, "the blocks are untouched");
+    cr_assert_eq(after.blocks[0].t, 12300);
+    wrec_webm_destroy(w);
+    free(s.data);
+}
