@@ -373,6 +373,21 @@ def test_manifest_and_timeline_rebuild_the_lesson(weir, tmp_path):
     listed = [e for e in events if e["type"] == "track_added"]
     assert {e["track"] for e in listed} == set(by_id), listed
 
+    # The composite tool puts this real recording back together as one video.
+    tool = os.path.join(os.environ.get("WEIR_SOURCE_ROOT") or
+                        os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+                        "tools", "weir-composite")
+    out = str(tmp_path / "class.mp4")
+    p = subprocess.run([tool, rec_dir, "-o", out, "--size", "640x360", "--fps", "15"],
+                       capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "100%" in p.stderr, p.stderr[-2000:]
+    rc, err = _decodes_cleanly(out)
+    assert rc == 0 and not err, err[-2000:]
+    length = _header_duration(out)
+    assert abs(length - manifest["duration_ms"] / 1000) <= 0.5, (length, manifest["duration_ms"])
+    print(f"composite of the lesson: {length:.2f} s for a {manifest['duration_ms']} ms recording")
+
 
 # ---------------------------------------------------------------- crash safety
 

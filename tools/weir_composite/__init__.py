@@ -9,6 +9,8 @@ Modules, one job each:
   tools.py      running ffprobe/ffmpeg: capabilities, stream facts, packets
   recording.py  manifest.json + timeline.jsonl + the files -> Recording
   layout.py     who goes where: teacher large, students in a strip (pure)
+  whiteboard.py the whiteboard ops redrawn as pictures (pure)
+  board.py      those pictures as a slideshow input for ffmpeg
   graph.py      the ffmpeg filter graph and command line (pure)
   progress.py   runs ffmpeg, turns -progress output into status lines
   cli.py        argument parsing, exit codes, putting it together

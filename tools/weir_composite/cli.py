@@ -1,18 +1,21 @@
 """Command line of weir-composite: options, checks, exit codes.
 
-Exit codes: 0 written; 1 ffmpeg failed (its last stderr lines are shown);
-2 nothing to do: bad options, missing or invalid manifest, no usable track,
-no suitable encoder. Ctrl-C stops ffmpeg and exits 130.
+Exit codes: 0 written; 1 ffmpeg failed (its last stderr lines are shown)
+or a file could not be written; 2 nothing to do: bad options, missing or
+invalid manifest, no usable track, no suitable encoder. Ctrl-C or SIGTERM
+stops ffmpeg, removes the partial output and exits 130.
 """
 import argparse
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 
 from . import CompositeError
+from . import board as whiteboard_input
 from . import graph
 from . import layout
 from . import progress
@@ -26,8 +29,8 @@ other participants small in a strip, screen shares in the large slot while
 they last, all audio tracks mixed, as long as the recording. Runs ffmpeg and
 shows its progress on stderr.
 
-Whiteboard and chat events in the timeline are not drawn (not implemented
-yet); --no-whiteboard is accepted so scripts can already pass it."""
+The whiteboard is redrawn from the timeline and takes the large slot while
+it has ink (--no-whiteboard leaves it out); chat is not shown."""
 
 
 def _size(text):
@@ -70,7 +73,7 @@ def parse(argv):
                     "layout, the ffmpeg command and its filter graph; run "
                     "nothing")
     ap.add_argument("--no-whiteboard", action="store_true",
-                    help="accepted; the whiteboard is not drawn yet anyway")
+                    help="do not draw the whiteboard")
     return ap.parse_args(argv)
 
 
@@ -120,19 +123,30 @@ def _output_duration(path):
 
 def compose(args):
     caps = tools.Capabilities()
-    rec = recording.load(args.recording)
     codec, output = pick_codec(caps, args.output)
+    rec = recording.load(args.recording)
     if args.output is None:
         output = os.path.join(args.recording, output)
-    slots = layout.make(rec, args.size[0], args.size[1])
+    board = None
+    if not args.no_whiteboard:
+        board = whiteboard_input.prepare(rec.events, rec.duration)
+    slots = layout.make(rec, args.size[0], args.size[1], board)
     font = caps.font(args.font)
     if font is None:
         print("composite: names not drawn (no drawtext filter or no usable "
               "font file)", file=sys.stderr)
     describe(rec, slots, args.size, args.fps, codec, output)
     tmpdir = tempfile.mkdtemp(prefix="weir-composite-")
+    partial = None
     try:
-        g = graph.build(rec, slots, args.size, args.fps, font, tmpdir)
+        if board:
+            whiteboard_input.write(board, slots[0].rect, tmpdir, rec.duration)
+            print(f"composite: whiteboard: {len(board.ops)} ops drawn as "
+                  f"{board.pictures} pictures", file=sys.stderr)
+        limiter = sum(t.kind == "audio" for t in rec.tracks) > 1 \
+            and caps.limiter()
+        g = graph.build(rec, slots, args.size, args.fps, font, tmpdir,
+                        limiter)
         script = os.path.join(tmpdir, "graph.txt")
         with open(script, "w", encoding="utf-8") as f:
             f.write(g.text())
@@ -151,15 +165,16 @@ def compose(args):
             return 0
         code, tail = progress.run(argv, rec.duration)
         if code != 0:
-            if os.path.exists(partial):
-                os.unlink(partial)
             lines = "\n".join("  " + line for line in tail) or "  (nothing)"
             raise CompositeError(f"ffmpeg failed (exit {code}); its last "
                                  f"messages:\n{lines}", 1)
         os.replace(partial, output)
+        partial = None
     finally:
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
+        if partial and os.path.exists(partial):  # failed or interrupted
+            os.unlink(partial)
     dur = _output_duration(output)
     size = os.path.getsize(output)
     dur_text = f"{dur:.1f} s" if dur is not None else "duration unknown"
@@ -168,13 +183,22 @@ def compose(args):
     return 0
 
 
+def _stop(signum, _frame):
+    # SIGTERM takes the Ctrl-C path: ffmpeg stopped, partial file removed.
+    raise KeyboardInterrupt
+
+
 def main(argv):
     args = parse(argv)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         return compose(args)
     except CompositeError as e:
         print(f"composite: error: {e}", file=sys.stderr)
         return e.code
+    except OSError as e:   # our temporary files, the final rename
+        print(f"composite: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ncomposite: interrupted", file=sys.stderr)
         return 130

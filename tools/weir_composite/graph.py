@@ -6,9 +6,10 @@ Timestamps. Every track file's timestamps are already on the recording's
 timeline, but ffmpeg (without -copyts) shifts each input so that it starts
 at 0. Each input therefore gets -itsoffset equal to its file's start_time,
 which cancels that shift exactly: frames reach the graph at their recording
-time. (-copyts would keep them too, but applies to every input and to the
-output, and the output would then not start at 0 when the first track
-started late.)
+time. The tests check it: a student who joined 3 s in shows from 3 s (with
+no offsets, from 0). -copyts would keep the timestamps too, but it is one
+switch for all inputs and the output together (and changes what -t and the
+muxer's start mean); per-input offsets keep everything else ordinary.
 
 Video: a background the length of the recording (color source, names drawn
 on it) with every tile overlaid on it. overlay shows nothing from an input
@@ -28,6 +29,8 @@ tracks.
 """
 import os
 
+from . import layout
+
 BG = "0x202020"
 RATE = 48000
 
@@ -43,7 +46,6 @@ def enable_expr(intervals):
 
 
 def _name_file(tmpdir, n, text):
-    text = " ".join(str(text).split())[:40]
     path = os.path.join(tmpdir, f"name-{n}.txt")
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
@@ -82,29 +84,61 @@ def _drawtext(font, path, rect, size, enable=None):
             f"fontsize={size}:{look}")
 
 
+def fit_size(text, rect, lines, most=200):
+    """A font size for text: 1/lines of the rect's height, smaller when the
+    text would be wider than the rect (drawtext does not clip; DejaVu Sans
+    averages about 0.6 em a character)."""
+    w, h = rect[2], rect[3]
+    by_width = int(w * 0.9 / (0.6 * max(len(text), 1)))
+    return max(6, min(h // lines, by_width, most))
+
+
+def fitted(rect, width, height):
+    """Where a width x height picture lands when scaled into rect keeping
+    its aspect (as the scale+pad below do): its label goes in its corner."""
+    x, y, w, h = rect
+    if not (isinstance(width, int) and isinstance(height, int)
+            and width > 0 and height > 0):
+        return rect
+    k = min(w / width, h / height)
+    fw, fh = int(width * k), int(height * k)
+    return (x + (w - fw) // 2, y + (h - fh) // 2, fw, fh)
+
+
 def _video(g, slots, size, fps, duration, font, tmpdir):
     width, height = size
     base = [f"color=c={BG}:s={width}x{height}:r={fps}:d={_num(duration)}",
             "format=yuv420p"]
+    showings = [(slot, sh) for slot in slots for sh in slot.showings
+                if sh.intervals]
     labels = []
-    names = 0
-    for slot in slots:
-        h = slot.rect[3]
-        if not (font and slot.display):
-            continue
-        path = _name_file(tmpdir, names, slot.display)
-        names += 1
-        base.append(_drawtext(font, path, slot.rect, max(10, h // 8)))
-        shown = [iv for sh in slot.showings for iv in sh.intervals]
-        if shown:
-            labels.append(_drawtext(font, path, slot.rect,
-                                    max(9, min(24, h // 12)),
-                                    enable=enable_expr(shown)))
+    if font:
+        names = {}
+
+        def name_file(text):
+            if text not in names:
+                names[text] = _name_file(tmpdir, len(names), text)
+            return names[text]
+
+        for slot in slots:
+            if slot.display:
+                base.append(_drawtext(font, name_file(slot.display),
+                                      slot.rect, fit_size(slot.display,
+                                                          slot.rect, 8)))
+        for slot, sh in showings:
+            # Labels go on top of every picture: hide this one while a later
+            # showing of the slot (a screen share) covers its picture.
+            later = slot.showings[slot.showings.index(sh) + 1:]
+            shown = layout.subtract(sh.intervals, [iv for o in later
+                                                   for iv in o.intervals])
+            if sh.display and shown:
+                rect = fitted(slot.rect, sh.track.width, sh.track.height)
+                labels.append(_drawtext(font, name_file(sh.display), rect,
+                                        fit_size(sh.display, rect, 12, 24),
+                                        enable=enable_expr(shown)))
     g.lines.append(",".join(base) + "[bg]")
 
     uses = {}
-    showings = [(slot, sh) for slot in slots for sh in slot.showings
-                if sh.intervals]
     for _, sh in showings:
         i = g.input_of(sh.track)
         uses[i] = uses.get(i, 0) + 1
@@ -132,7 +166,7 @@ def _video(g, slots, size, fps, duration, font, tmpdir):
     g.lines.append(f"[{cur}]" + ",".join(tail) + "[vout]")
 
 
-def _audio(g, tracks, duration):
+def _audio(g, tracks, duration, limiter):
     parts = []
     for t in tracks:
         i = g.input_of(t)
@@ -159,15 +193,20 @@ def _audio(g, tracks, duration):
         g.lines.append(f"[{parts[0]}]" + end)
     else:
         ins = "".join(f"[{p}]" for p in parts)
+        # normalize=0 sums: several loud voices at once can pass full
+        # scale, which the limiter (when this ffmpeg has one that keeps
+        # the timing) rounds off instead of letting the encoder clip.
+        limit = "alimiter=limit=0.97:level=false:latency=1," if limiter else ""
         g.lines.append(f"{ins}amix=inputs={len(parts)}:normalize=0:"
-                       f"duration=longest:dropout_transition=0," + end)
+                       f"duration=longest:dropout_transition=0,{limit}" + end)
 
 
-def build(rec, slots, size, fps, font, tmpdir):
+def build(rec, slots, size, fps, font, tmpdir, limiter=False):
     """A Graph for rec laid out as slots; audio is every audio track."""
     g = Graph()
     _video(g, slots, size, fps, rec.duration, font, tmpdir)
-    _audio(g, [t for t in rec.tracks if t.kind == "audio"], rec.duration)
+    _audio(g, [t for t in rec.tracks if t.kind == "audio"], rec.duration,
+           limiter)
     return g
 
 
@@ -185,6 +224,9 @@ def command(ffmpeg, g, script, duration, codec, output):
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning", "-y",
             "-progress", "pipe:1", "-nostats"]
     for t in g.inputs:
+        if getattr(t, "input_args", None):   # the whiteboard (board.py)
+            argv += t.input_args
+            continue
         # file: keeps names with ':' from being read as ffmpeg protocols.
         argv += ["-itsoffset", f"{t.offset:.6f}", "-i", "file:" + t.path]
     argv += ["-filter_complex_script", script,

@@ -25,23 +25,39 @@ def warn(msg):
     print(f"composite: warning: {msg}", file=sys.stderr, flush=True)
 
 
+def _name(value):
+    """A display name for one line of text: whitespace runs (newlines too)
+    collapsed, at most 40 characters."""
+    return " ".join(str(value).split())[:40]
+
+
 class Participant:
     def __init__(self, pid, display=None, role=None):
         self.id = pid
-        self.display = display or pid
-        self.role = role or ""
+        self.display = _name(display or pid)
+        self.role = str(role or "")
+
+
+def _str(value):
+    """value if it is a non-empty string (manifests are input), else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value):
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return value if ok else None
 
 
 class Track:
     def __init__(self, d):
-        self.id = str(d.get("id") or "")
-        self.participant = str(d.get("participant") or "")
-        self.display = d.get("display")
-        self.role = d.get("role")
-        self.kind = d.get("kind")
-        self.source = d.get("source") or (
+        self.id = _str(d.get("id")) or ""
+        self.participant = _str(d.get("participant")) or ""
+        self.display = _str(d.get("display"))
+        self.role = _str(d.get("role"))
+        self.kind = d.get("kind")   # checked in _place()
+        self.source = _str(d.get("source")) or (
             "microphone" if self.kind == "audio" else "camera")
-        self.file = d.get("file")
+        self.file = _str(d.get("file"))
         self.start_ms = d.get("start_ms")
         self.mutes = []      # [(from_s, to_s)], to_s None = until the end
         self.path = None
@@ -49,8 +65,8 @@ class Track:
         self.start = 0.0     # first frame, s on the recording's timeline
         self.end = 0.0       # end of the last frame
         self.segments = []   # audio: [(start, end)] runs without long gaps
-        self.width = d.get("width")
-        self.height = d.get("height")
+        self.width = _int(d.get("width"))
+        self.height = _int(d.get("height"))
 
 
 class Recording:
@@ -148,22 +164,21 @@ def _add_people(rec, manifest):
     for p in manifest.get("participants", []):
         if isinstance(p, dict) and p.get("id"):
             q = rec.participant(str(p["id"]))
-            q.display = p.get("display") or q.display
-            q.role = p.get("role") or q.role
+            q.display = _name(p.get("display") or q.display)
+            q.role = str(p.get("role") or q.role)
     for ev in rec.events:
         p = ev.get("participant")
         if ev.get("type") == "participant_joined" and isinstance(p, dict) \
                 and p.get("id"):
             q = rec.participant(str(p["id"]))
             if q.display == q.id and p.get("display"):
-                q.display = p["display"]
-            q.role = q.role or p.get("role") or ""
+                q.display = _name(p["display"])
+            q.role = q.role or str(p.get("role") or "")
 
 
 def _track_list(rec, manifest):
     """Manifest tracks, plus any the timeline added that a killed recording's
-    manifest never listed; mutes from the timeline when the manifest has
-    none."""
+    manifest never listed, with their mutes."""
     tracks = [Track(t) for t in manifest.get("tracks", [])
               if isinstance(t, dict)]
     known = {t.id for t in tracks}
@@ -176,25 +191,36 @@ def _track_list(rec, manifest):
             tracks.append(Track(d))
             known.add(str(ev["track"]))
     by_id = {t.id: t for t in tracks}
-    from_manifest = {}
-    for t in manifest.get("tracks", []):
-        if isinstance(t, dict) and isinstance(t.get("mutes"), list):
-            from_manifest[str(t.get("id"))] = t["mutes"]
-    for tid, mutes in from_manifest.items():
-        for mu in mutes:
-            if isinstance(mu, dict) and _ms(mu.get("from_ms")) is not None \
-                    and tid in by_id:
-                by_id[tid].mutes.append((_ms(mu["from_ms"]),
-                                         _ms(mu.get("to_ms"))))
+    # Mutes: the timeline's track_muted events when a track has any (they
+    # are the truth when the manifest of a killed recording lags), else the
+    # manifest's "mutes".
+    from_timeline = {}
     for ev in rec.events:
-        t = by_id.get(str(ev.get("track")))
+        ref = ev.get("track")
+        if isinstance(ref, dict):   # a notification may carry the object
+            ref = ref.get("id")
+        t = by_id.get(str(ref))
         if ev.get("type") != "track_muted" or t is None \
-                or t.id in from_manifest or _ms(ev.get("t_ms")) is None:
+                or _ms(ev.get("t_ms")) is None:
             continue
+        mutes = from_timeline.setdefault(t.id, [])
         if ev.get("muted"):
-            t.mutes.append((_ms(ev["t_ms"]), None))
-        elif t.mutes and t.mutes[-1][1] is None:
-            t.mutes[-1] = (t.mutes[-1][0], _ms(ev["t_ms"]))
+            if not mutes or mutes[-1][1] is not None:
+                mutes.append((_ms(ev["t_ms"]), None))
+        elif mutes and mutes[-1][1] is None:
+            mutes[-1] = (mutes[-1][0], _ms(ev["t_ms"]))
+    for t in manifest.get("tracks", []):
+        if not isinstance(t, dict) or str(t.get("id")) not in by_id:
+            continue
+        track = by_id[str(t.get("id"))]
+        if track.id in from_timeline:
+            continue
+        mutes = t.get("mutes")
+        for mu in mutes if isinstance(mutes, list) else []:
+            if isinstance(mu, dict) and _ms(mu.get("from_ms")) is not None:
+                track.mutes.append((_ms(mu["from_ms"]), _ms(mu.get("to_ms"))))
+    for tid, mutes in from_timeline.items():
+        by_id[tid].mutes = mutes
     return tracks
 
 
@@ -215,7 +241,6 @@ def _place(rec, t):
         return False
     try:
         info = tools.probe(t.path)
-        spans = tools.packet_spans(t.path)
     except CompositeError as e:
         warn(f"{label}: unreadable ({e}), skipped")
         return False
@@ -223,6 +248,7 @@ def _place(rec, t):
         warn(f"{label}: holds {info['kind']}, manifest says {t.kind}; "
              "skipped")
         return False
+    spans = info["spans"]
     if not spans:
         warn(f"{label}: no frames, skipped")
         return False
@@ -257,21 +283,28 @@ def load(directory):
     for t in _track_list(rec, manifest):
         if not _place(rec, t):
             continue
-        p = rec.participant(t.participant or t.id)
+        t.participant = t.participant or t.id
+        p = rec.participant(t.participant)
         if p.display == p.id and t.display:
-            p.display = t.display
-        p.role = p.role or t.role or ""
+            p.display = _name(t.display)
+        p.role = p.role or str(t.role or "")
         rec.tracks.append(t)
     if not rec.tracks:
         raise CompositeError(f"{directory}: no usable tracks to compose", 2)
     duration = _ms(manifest.get("duration_ms"))
+    last = max([t.end for t in rec.tracks]
+               + [_ms(ev.get("t_ms")) or 0.0 for ev in rec.events])
+    if duration and duration > last + 60:
+        warn(f"manifest says {duration:.1f} s but nothing happens after "
+             f"{last:.1f} s; the video ends on empty slots")
     if not duration:
         # Killed or still running: as long as anything that was written.
-        ends = [t.end for t in rec.tracks]
-        ends += [_ms(ev.get("t_ms")) or 0.0 for ev in rec.events]
-        duration = max(ends)
+        duration = last
         if rec.state != "complete":
             warn(f"recording state is {rec.state or 'unknown'!r}: length "
                  f"taken from the files and timeline ({duration:.1f} s)")
+    if duration < 0.1:
+        raise CompositeError(f"{directory}: the recording is empty "
+                             f"({duration:.3f} s long)", 2)
     rec.duration = duration
     return rec

@@ -59,6 +59,16 @@ class Capabilities:
     def has_webm(self):
         return "libvpx" in self.encoders and "libopus" in self.encoders
 
+    def limiter(self):
+        """alimiter with delay compensation (ffmpeg >= 5.1), to keep a sum
+        of loud voices from clipping without moving it in time."""
+        if "alimiter" not in self.filters:
+            return False
+        out = subprocess.run([FFMPEG, "-hide_banner", "-h",
+                              "filter=alimiter"], capture_output=True,
+                             text=True, check=False).stdout
+        return re.search(r"^\s+latency\s", out, re.M) is not None
+
     def font(self, wanted=None):
         """A font file usable by drawtext, or None to draw no names."""
         if "drawtext" not in self.filters:
@@ -70,11 +80,15 @@ class Capabilities:
 
 
 def probe(path):
-    """Container/stream facts of one track file: dict with start (s),
-    kind ("audio"/"video"), codec, width, height; raises CompositeError."""
-    cmd = [FFPROBE, "-v", "error", "-of", "json", "-show_entries",
-           "format=start_time:stream=codec_type,codec_name,width,height",
-           "file:" + path]
+    """What one track file holds, read in one ffprobe run (packets are read,
+    not decoded: fast, and the only truth for a killed recording's file,
+    which has no duration or cues). A dict: start (the container's
+    start_time, s, or None), kind ("audio"/"video"), codec, width, height,
+    and spans, the (pts, end) in s of every packet of the first stream, in
+    order. Raises CompositeError when ffprobe cannot read the file."""
+    cmd = [FFPROBE, "-v", "error", "-of", "json=c=1", "-select_streams", "0",
+           "-show_entries", "format=start_time:stream=codec_type,codec_name,"
+           "width,height:packet=pts_time,duration_time", "file:" + path]
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         msg = res.stderr.strip().splitlines()
@@ -83,10 +97,23 @@ def probe(path):
         info = json.loads(res.stdout)
         streams = info.get("streams") or []
         start = info.get("format", {}).get("start_time")
+        packets = info.get("packets") or []
     except (ValueError, AttributeError) as e:
         raise CompositeError(f"ffprobe output unreadable: {e}") from e
     if not streams:
         raise CompositeError("no audio or video stream in the file")
+    spans = []
+    for p in packets:
+        try:
+            pts = float(p["pts_time"])
+        except (KeyError, TypeError, ValueError):
+            continue  # no timestamp: carries no placement
+        try:
+            dur = float(p.get("duration_time", 0))
+        except (TypeError, ValueError):
+            dur = 0.0
+        spans.append((pts, pts + dur))
+    spans.sort()
     s = streams[0]
     return {
         "start": float(start) if start not in (None, "N/A") else None,
@@ -94,30 +121,5 @@ def probe(path):
         "codec": s.get("codec_name"),
         "width": s.get("width"),
         "height": s.get("height"),
+        "spans": spans,
     }
-
-
-def packet_spans(path):
-    """(pts, end) in seconds of every packet of the file's first stream, in
-    order. Reading packets (not decoding) is fast, and it is the only truth
-    for a killed recording whose file has no duration or cues."""
-    cmd = [FFPROBE, "-v", "error", "-select_streams", "0", "-of", "csv=p=0",
-           "-show_entries", "packet=pts_time,duration_time", "file:" + path]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    spans = []
-    for line in res.stdout.splitlines():
-        parts = line.split(",")
-        try:
-            pts = float(parts[0])
-        except (ValueError, IndexError):
-            continue  # N/A: packets without a timestamp carry no placement
-        try:
-            dur = float(parts[1])
-        except (ValueError, IndexError):
-            dur = 0.0
-        spans.append((pts, pts + dur))
-    if not spans and res.returncode != 0:
-        msg = res.stderr.strip().splitlines()
-        raise CompositeError(msg[-1] if msg else "ffprobe failed")
-    spans.sort()
-    return spans
