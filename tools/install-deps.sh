@@ -42,7 +42,8 @@ TEST_PACKAGES=(
     python3-aiortc # end-to-end publish test (WebRTC client)
     iproute2 # ip: the end-to-end tests' private network namespaces
     chromium # tests/integration/test_browser.py (headless, driven by npm's playwright-core)
-    ffmpeg # tests/integration/test_taps.py: opens a tap's SDP and decodes it
+    ffmpeg # tests/integration/test_taps.py, test_recording.py; tools/weir-composite runs it
+    fonts-dejavu-core # tools/weir-composite: participants' names on their tiles
     gstreamer1.0-tools # test_taps.py: gst-launch-1.0 with sdpdemux (skipped without these)
     gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good

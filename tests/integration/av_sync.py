@@ -11,6 +11,7 @@ both in a file, with the file's own timestamps, and pairs them:
   video_flash_times(path)    presentation times (s) of flash frames
   audio_beep_onsets(path)    times (s) of beep onsets, to the sample
   pair_offsets(flashes, onsets)  [(flash, onset, onset - flash)]
+  file_start(path)           the file's first timestamp (s)
 
 Standard library plus the ffmpeg and ffprobe programs (no numpy): ffprobe
 gives every decoded frame's timestamp, ffmpeg the decoded pictures (gray)
@@ -33,9 +34,12 @@ FFPROBE = os.environ.get("FFPROBE") or shutil.which("ffprobe") or "ffprobe"
 # Video. weir-client's code rows take the top 5/16 of the width in height,
 # 5/9 (56 %) of a 16:9 picture, so the part that flashes is the lower 44 %;
 # the lower 40 % stays clear of the code even where VP8 smears its edge.
+# (The lower 60 % would take in 4 % of code rows, half black: a flash there
+# measures 210..228, too close to 200 to be a robust test.)
 FLASH_REGION = 0.40
-# The noise field's mean luma is about 96 (plus the moving white box), a
-# flash's 235 less the codec's ringing: 200 splits them with a wide margin.
+# ffmpeg's gray output is full range: the noise field (mean luma 96 in video
+# range) reads about 93..97, a flash (235) 255 less the codec's ringing (seen:
+# >= 254.7 after VP8 at 320x180). 200 splits them with a wide margin.
 FLASH_LUMA = 200.0
 
 # Audio: 1 ms RMS windows; silence and the beep are set relative to the
@@ -214,6 +218,16 @@ def audio_beep_onsets(path):
     """Sorted onset times (s) of the beeps, to the sample, on the file's timeline."""
     samples, index = audio_samples(path)
     return sorted(_sample_time(index, i) for i in beep_onset_samples(samples))
+
+
+def file_start(path):
+    """The file's start time (s): the earliest first timestamp of its streams."""
+    out = _run([FFPROBE, "-v", "error", "-show_entries", "format=start_time", "-of", "json",
+                path])
+    start = json.loads(out).get("format", {}).get("start_time")
+    if start in (None, "N/A"):
+        raise AnalysisError(f"{path}: no start time")
+    return float(start)
 
 
 def pair_offsets(flashes, onsets, max_pair_s=0.5):

@@ -12,6 +12,13 @@ must have the same presentation time. The file is analysed with its own
 timestamps: >= 3 flashes and >= 3 beeps, the flashes 2 s apart (+-1 frame),
 every |onset - flash| <= 40 ms. The client's report lists the marks it sent.
 
+Marks in the recording's first 1.5 s are left out: ffmpeg (5.1) puts a stream
+on the NTP line only once that stream's own first SR has arrived (the tap
+sends one a second, once it has had one from the publisher); before, its
+timestamps start from its first packet, so a mark there can be off by
+anything (seen: +13.5 and +19.5 ms). ffmpeg starts 1.5 s after the tap, when
+the tap's SRs flow, so that each stream's first SR reaches it within 1 s.
+
 Tighter than 40 ms, because ffmpeg re-anchors each stream on every SR: the
 beeps 2 s apart (+-5 ms) and the offsets within 5 ms of each other. SRs
 that pair a stream's last packet timestamp with the wall clock in ms (what
@@ -32,7 +39,7 @@ import time
 import pytest
 
 import av_sync
-from conftest import _OPEN_CLIENTS, WsClient, free_port, unique_room
+from conftest import _OPEN_CLIENTS, WsClient, free_port, sanitizer_findings, unique_room
 
 CLIENT = os.environ.get("WEIR_CLIENT_BIN", "")
 FFMPEG = shutil.which("ffmpeg")
@@ -43,6 +50,8 @@ FPS = 30
 RECORD_S = 12
 MAX_OFFSET_S = 0.040
 MAX_SPREAD_S = 0.005
+SR_SETTLE_S = 1.5
+TAP_SR_WAIT_S = 1.5
 
 needs_client = pytest.mark.skipif(not CLIENT or not os.access(CLIENT, os.X_OK),
                                   reason="weir-client was not built (needs libvpx-dev, "
@@ -109,13 +118,18 @@ def _stop(proc):
 
 @needs_client
 @needs_ffmpeg
-def test_flash_and_beep_stay_in_sync_through_a_tap_recorded_by_ffmpeg(weir, tmp_path):
+@pytest.mark.parametrize("video_args", [
+    ["--width", "320", "--height", "180"],
+    # The tap forwards the top layer; every layer's SR uses the one video clock.
+    ["--simulcast", "--width", "320", "--height", "180"],
+], ids=["single", "simulcast"])
+def test_flash_and_beep_stay_in_sync_through_a_tap_recorded_by_ffmpeg(weir, tmp_path, video_args):
     srv = weir({"media": {"ice_bind_addresses": "127.0.0.1"},
                 "taps": {"keyframe_interval_ms": 1000}})
     room = unique_room("avsync")
     report_path = tmp_path / "client.json"
     pub = subprocess.Popen([CLIENT, "--url", srv.ws_url, "--room", room, "--display", "pub",
-                            "--publish", "--width", "320", "--height", "180", "--fps", str(FPS),
+                            "--publish", *video_args, "--fps", str(FPS),
                             "--sync-marks", str(PERIOD_MS), "--duration", "60",
                             "--report", str(report_path)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -127,6 +141,7 @@ def test_flash_and_beep_stay_in_sync_through_a_tap_recorded_by_ffmpeg(weir, tmp_
         c, tap = loop.run_until_complete(_tap_participant(srv, room, port))
         assert [s["kind"] for s in tap["streams"]] == ["video", "audio"], tap
         sdp_path.write_text(tap["sdp"])
+        time.sleep(TAP_SR_WAIT_S)
         p = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-y", "-protocol_whitelist",
                             "file,udp,rtp", "-i", str(sdp_path), "-c", "copy", "-t",
                             str(RECORD_S), str(mkv)],
@@ -137,14 +152,21 @@ def test_flash_and_beep_stay_in_sync_through_a_tap_recorded_by_ffmpeg(weir, tmp_
         _stop(pub)
     out, err = pub.communicate()
     assert pub.returncode in (0, 1), err  # 2 = connection / protocol error
+    assert not sanitizer_findings(err), err[-4000:]
     report = json.loads(report_path.read_text())
+    print(f"client: skipped_video_frames {report['published']['skipped_video_frames']}, "
+          f"skipped_audio_frames {report['published']['skipped_audio_frames']}")
     srv.stop_and_check()
 
-    flashes = av_sync.video_flash_times(str(mkv))
-    onsets = av_sync.audio_beep_onsets(str(mkv))
+    settled = av_sync.file_start(str(mkv)) + SR_SETTLE_S
+    all_flashes = av_sync.video_flash_times(str(mkv))
+    all_onsets = av_sync.audio_beep_onsets(str(mkv))
+    print(f"flashes (s): {[round(f, 4) for f in all_flashes]}")
+    print(f"beep onsets (s): {[round(o, 4) for o in all_onsets]}")
+    print(f"marks before {settled:.3f} s left out (before both streams' first SR)")
+    flashes = [f for f in all_flashes if f >= settled]
+    onsets = [o for o in all_onsets if o >= settled - 0.5]
     pairs = av_sync.pair_offsets(flashes, onsets)
-    print(f"flashes (s): {[round(f, 4) for f in flashes]}")
-    print(f"beep onsets (s): {[round(o, 4) for o in onsets]}")
     for f, o, d in pairs:
         print(f"  flash {f:.4f}  onset {o:.4f}  offset {d * 1000:+.1f} ms")
 
@@ -155,14 +177,19 @@ def test_flash_and_beep_stay_in_sync_through_a_tap_recorded_by_ffmpeg(weir, tmp_
 
     assert len(flashes) >= 3, f"{len(flashes)} flashes in {RECORD_S} s: {flashes}"
     assert len(onsets) >= 3, f"{len(onsets)} beep onsets in {RECORD_S} s: {onsets}"
-    frame = 1.0 / FPS
+    # Apart by the period (a multiple of it when a stalled sender skipped a flash
+    # frame: the report's skipped_video_frames), +-1 frame; beeps +-5 ms.
+    period = PERIOD_MS / 1000
+
+    def off_grid(gaps, tolerance):
+        return [g for g in gaps if round(g / period) < 1
+                or abs(g - round(g / period) * period) > tolerance]
     gaps = [b - a for a, b in zip(flashes, flashes[1:])]
-    assert all(abs(g - PERIOD_MS / 1000) <= frame + 0.002 for g in gaps), \
-        f"flashes not {PERIOD_MS} ms apart: {gaps}"
+    assert not off_grid(gaps, 1.0 / FPS + 0.002), f"flashes not {PERIOD_MS} ms apart: {gaps}"
     onset_gaps = [b - a for a, b in zip(onsets, onsets[1:])]
-    assert all(abs(g - PERIOD_MS / 1000) <= 0.005 for g in onset_gaps), \
-        f"beeps not {PERIOD_MS} ms apart: {onset_gaps}"
+    assert not off_grid(onset_gaps, 0.005), f"beeps not {PERIOD_MS} ms apart: {onset_gaps}"
     assert len(pairs) == len(flashes), f"flashes without a beep within 0.5 s: {flashes} {onsets}"
+    assert len(pairs) >= 3, pairs
     offsets = [d for _, _, d in pairs]
     worst = max(abs(d) for d in offsets)
     print(f"max |offset| {worst * 1000:.1f} ms over {len(pairs)} marks")

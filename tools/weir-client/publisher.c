@@ -39,6 +39,9 @@
 #define PKT_BUF 1500
 #define HISTORY 1024
 #define SR_INTERVAL_US 1000000
+/* The first SR soon after media starts (both tracks have sent by then), so
+ * that receivers can line tracks up early, as libwebrtc does. */
+#define FIRST_SR_US 100000
 #define AUDIO_BITRATE_BPS 32000
 #define TONE_HZ 440.0
 #define NTP_UNIX_OFFSET 2208988800ull
@@ -232,10 +235,16 @@ static void send_audio(wc_publisher *p, uint64_t m, int64_t now_us)
     uint8_t payload[WC_AUDIO_MAX_PACKET];
     uint64_t first_sample = m * WC_AUDIO_FRAME_SAMPLES;
     uint64_t mark = 0;
+    /* RFC 6464 -dBov: a 0.3 full-scale sine is about -10, the 0.5 beep -9; 127 is silence. */
+    uint8_t dbov = 10;
     int len;
     if (p->marks.period_ms) {
         int16_t pcm[WC_AUDIO_FRAME_SAMPLES];
         mark = wc_sync_marks_fill_audio(&p->marks, first_sample, pcm, WC_AUDIO_FRAME_SAMPLES);
+        bool sound = false;
+        for (size_t i = 0; i < WC_AUDIO_FRAME_SAMPLES && !sound; i++)
+            sound = pcm[i] != 0;
+        dbov = sound ? 9 : 127;
         len = wc_audio_source_encode_pcm(p->audio, pcm, payload, sizeof payload);
     } else {
         len = wc_audio_source_encode(p->audio, payload, sizeof payload);
@@ -253,8 +262,7 @@ static void send_audio(wc_publisher *p, uint64_t m, int64_t now_us)
                          .marker = p->audio_frames == 0};
     f.exts = exts;
     f.ext_count = build_exts(p, exts, WC_MID_AUDIO, NULL, false, now_us, abs, twcc);
-    /* A 0.3 full-scale sine is about -10 dBov (RFC 6464). */
-    weir_rtp_audio_level_write(level, true, 10);
+    weir_rtp_audio_level_write(level, dbov != 127, dbov);
     exts[f.ext_count++] = (weir_rtp_ext){.id = WC_EXT_AUDIO_LEVEL, .len = 1, .data = level};
     p->audio_frames++;
     send_packet(p, &f, payload, (size_t)len, &p->audio_c);
@@ -381,7 +389,7 @@ static void start_media(wc_publisher *p)
     p->start_wall_us = g_get_real_time();
     p->next_video_n = 0;
     p->next_audio_m = 0;
-    p->next_sr_us = now + SR_INTERVAL_US;
+    p->next_sr_us = now + FIRST_SR_US;
     p->tick = g_timeout_source_new(TICK_MS);
     g_source_set_callback(p->tick, on_tick, p, NULL);
     g_source_attach(p->tick, p->ctx);
