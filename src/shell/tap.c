@@ -298,24 +298,26 @@ void weir_tap_stop(weir_worker *w, const weir_worker_tap_stop *stop)
     }
 }
 
-static void send_sender_report(tap *t, int64_t now_us)
+/* true when an SR went out; none can before the publisher's own first SR arrived. */
+static bool send_sender_report(tap *t, int64_t now_us)
 {
     uint8_t buf[128 + WEIR_SRTP_MAX_RTCP_OVERHEAD];
     size_t len = 0;
     weir_consumer_handle_timeout(t->consumer, now_us);
     if (weir_consumer_write_sr(t->consumer, now_us, buf, 128, &len) != 1)
-        return;
+        return false;
     if (t->srtp && weir_srtp_protect_rtcp(t->srtp, buf, &len, sizeof buf) < 0)
-        return;
+        return false;
     send_to(t, buf, len, &t->rtcp_to);
+    return true;
 }
 
 static void tap_periodic(tap *t, int64_t now_us)
 {
-    if (now_us - t->last_sr_us >= SR_INTERVAL_US) {
+    /* Until the first SR could go out, try on every tick: a receiver aligns audio and video
+     * by SRs, and the publisher's first one may come just after the tap started. */
+    if (now_us - t->last_sr_us >= SR_INTERVAL_US && send_sender_report(t, now_us))
         t->last_sr_us = now_us;
-        send_sender_report(t, now_us);
-    }
     uint64_t interval_us = (uint64_t)t->cfg.keyframe_interval_ms * 1000;
     if (!t->cfg.audio && interval_us && now_us - t->last_keyframe_us >= (int64_t)interval_us)
         request_keyframe(t, now_us);

@@ -26,6 +26,9 @@ weir-client sent before) pass the 40 ms bound but fail these: the offset
 jumps by about 20 ms from one SR to the next. Expect a constant +6.5 ms:
 Opus's encoder look-ahead, which an RTP receiver cannot remove.
 
+The analyser itself is checked on synthetic files with a known offset
+(+25 ms) and a gap in the audio.
+
 Everything stays on 127.0.0.1.
 """
 import asyncio
@@ -196,3 +199,36 @@ def test_flash_and_beep_stay_in_sync_through_a_tap_recorded_by_ffmpeg(weir, tmp_
     assert worst <= MAX_OFFSET_S, [round(d * 1000, 1) for d in offsets]
     assert max(offsets) - min(offsets) <= MAX_SPREAD_S, \
         f"offsets move between marks: {[round(d * 1000, 1) for d in offsets]} ms"
+
+
+def _has_encoder(name):
+    p = subprocess.run([FFMPEG, "-hide_banner", "-encoders"], capture_output=True, text=True)
+    return any(line.split()[1:2] == [name] for line in p.stdout.splitlines())
+
+
+@needs_ffmpeg
+def test_analyser_measures_a_known_offset_across_an_audio_gap(tmp_path):
+    """av_sync on files with known truth: flashes at 1, 3, 5 s (VP8), beeps 25 ms
+    later (PCM, exact), and 0.4 s of audio cut out before the second beep with
+    the timestamps kept: sample indexes alone would put it 400 ms early."""
+    if not _has_encoder("libvpx"):
+        pytest.skip("ffmpeg has no libvpx encoder")
+    video, audio = tmp_path / "v.mkv", tmp_path / "a.mka"
+    flash = "drawbox=x=0:y=100:w=320:h=80:color=white:t=fill:enable='eq(mod(n\\,60)\\,30)'"
+    beep = ("aevalsrc='if(between(mod(t\\,2)\\,1.025\\,1.125)\\,"
+            "0.5*sin(2*PI*1000*(t-1.025))\\,0)':s=48000:d=6")
+    for args in (["-f", "lavfi", "-i", f"color=c=0x606060:s=320x180:r=30:d=6,format=yuv420p,"
+                  f"{flash}", "-c:v", "libvpx", "-b:v", "500k", str(video)],
+                 ["-f", "lavfi", "-i", f"{beep},aselect='not(between(t\\,2.2\\,2.6))'",
+                  "-c:a", "pcm_s16le", str(audio)]):
+        p = subprocess.run([FFMPEG, "-v", "error", "-nostdin", "-y", *args],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+    flashes = av_sync.video_flash_times(str(video))
+    onsets = av_sync.audio_beep_onsets(str(audio))
+    pairs = av_sync.pair_offsets(flashes, onsets)
+    print([(round(f, 4), round(o, 4), round(d * 1000, 2)) for f, o, d in pairs])
+    assert [round(f, 3) for f in flashes] == [1.0, 3.0, 5.0], flashes
+    assert len(onsets) == 3 and len(pairs) == 3, (flashes, onsets)
+    # Matroska's 1 ms timestamps: each audio frame's start is rounded to the ms.
+    assert all(abs(d - 0.025) <= 0.001 for _, _, d in pairs), pairs

@@ -7,8 +7,9 @@
  *
  * Feedback: PLI and FIR force a keyframe on the layer they name; generic
  * NACKs are answered from a per-layer history by RTX (RFC 4588, repaired-rid
- * on simulcast layers). An RTCP SR + SDES goes out for every stream each
- * second, mapping the stream's RTP time to the wall clock at its instant.
+ * on simulcast layers). An RTCP SR + SDES goes out for every stream 100 ms
+ * after media starts and then each second, mapping the stream's RTP time to
+ * the wall clock at its instant.
  *
  * With sync_marks_ms the video flashes and the audio beeps at the same
  * media instants (sync_marks.h) instead of the tone.
