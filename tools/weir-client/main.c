@@ -148,7 +148,9 @@ static void start_media(app *a)
                                   .fingerprint = fp,
                                   .simulated_loss_pct = a->opt.simulated_loss_pct,
                                   .dc = a->opt.n_dc > 0 ? &dcc : NULL,
-                                  .sync_marks_ms = (uint32_t)a->opt.sync_marks_ms};
+                                  .sync_marks_ms = (uint32_t)a->opt.sync_marks_ms,
+                                  .stop_top_layer_after_ms =
+                                      (uint32_t)a->opt.stop_top_layer_after_ms};
         wc_publisher_callbacks pcb = {.on_failed = on_pub_failed};
         a->pub = wc_publisher_create(a->ctx, a->dctx, a->sig, &pc, &pcb, a, err, sizeof err);
         if (!a->pub) {

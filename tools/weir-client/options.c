@@ -15,7 +15,7 @@ const char wc_usage[] =
     "                   [--publish] [--no-audio] [--no-video] [--simulcast]\n"
     "                   [--width W --height H --fps F] [--subscribe] [--duration SECONDS]\n"
     "                   [--report FILE|-] [--ice-bind ADDR]... [--insecure] [--log-level L]\n"
-    "                   [--simulate-loss PCT] [--sync-marks MS]\n"
+    "                   [--simulate-loss PCT] [--sync-marks MS] [--stop-top-layer-after MS]\n"
     "                   [--expect-video-frames N] [--expect-audio-frames N]\n"
     "                   [--expect-tracks N] [--expect-max-freeze-ms MS]\n"
     "                   [--dc LABEL]... [--dc-send-ops N] [--dc-rate R] [--dc-send-after-ms MS]\n"
@@ -33,6 +33,8 @@ const char wc_usage[] =
     "  --log-level L     error|warn|info|debug for the Weir libraries (default warn)\n"
     "  --simulate-loss P drop P% (0..50) of RTP packets at random, sent and received\n"
     "                    (exercises NACK/RTX/PLI where netem is not available)\n"
+    "  --stop-top-layer-after MS  with --simulcast: stop sending the full layer after MS\n"
+    "                    of media, as a browser does when its bandwidth estimate falls\n"
     "  --role R          join as R (the server honours it only when auth is off)\n"
     "  --sync-marks MS   A/V sync marks (500..3600000): every MS of media time the first\n"
     "                    video frame at or after the mark is a white flash below the code\n"
@@ -84,6 +86,7 @@ enum {
     OPT_INSECURE,
     OPT_LOG_LEVEL,
     OPT_SIMULATE_LOSS,
+    OPT_STOP_TOP_LAYER,
     OPT_EXPECT_VIDEO,
     OPT_EXPECT_AUDIO,
     OPT_EXPECT_TRACKS,
@@ -123,6 +126,7 @@ static const struct option LONG_OPTS[] = {
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"simulate-loss", required_argument, NULL, OPT_SIMULATE_LOSS},
+    {"stop-top-layer-after", required_argument, NULL, OPT_STOP_TOP_LAYER},
     {"expect-video-frames", required_argument, NULL, OPT_EXPECT_VIDEO},
     {"expect-audio-frames", required_argument, NULL, OPT_EXPECT_AUDIO},
     {"expect-tracks", required_argument, NULL, OPT_EXPECT_TRACKS},
@@ -227,6 +231,10 @@ static int check(const wc_options *o, char *err, size_t err_len)
         snprintf(err, err_len, "--simulcast needs at least 256x96 (the q layer is 1/4 size)");
         return -WEIR_EINVAL;
     }
+    if (o->stop_top_layer_after_ms && !o->simulcast) {
+        snprintf(err, err_len, "--stop-top-layer-after needs --simulcast");
+        return -WEIR_EINVAL;
+    }
     if (o->sync_marks_ms && !o->publish) {
         snprintf(err, err_len, "--sync-marks needs --publish");
         return -WEIR_EINVAL;
@@ -329,6 +337,10 @@ int wc_options_parse(int argc, char **argv, wc_options *o, char *err, size_t err
                          optarg);
                 rc = -WEIR_EINVAL;
             }
+            break;
+        case OPT_STOP_TOP_LAYER:
+            rc = parse_long("stop-top-layer-after", optarg, 1, 3600000, &o->stop_top_layer_after_ms,
+                            err, err_len);
             break;
         case OPT_EXPECT_VIDEO:
             rc = parse_long("expect-video-frames", optarg, 0, 1L << 30, &o->expect_video_frames,

@@ -31,6 +31,8 @@ typedef struct wc_options {
     const char *log_level;     /* default "warn" */
     double simulated_loss_pct; /* 0..50 */
     long sync_marks_ms;        /* A/V sync marks every MS of media time; 0 = none (the tone) */
+    long
+        stop_top_layer_after_ms; /* --simulcast: the top layer stops after MS of media; 0 = never */
     /* -1 = no expectation */
     long expect_video_frames;
     long expect_audio_frames;

@@ -210,8 +210,13 @@ static void send_video(wc_publisher *p, uint64_t n, int64_t now_us)
     uint32_t ts = p->video_ts_base + (uint32_t)wc_media_frame_ticks(n, p->cfg.fps, VIDEO_CLOCK_HZ);
     uint64_t mark = wc_sync_marks_frame_mark(&p->marks, n);
     bool sent = false;
+    /* What a browser does when its bandwidth estimate falls: the top layer stops. */
+    bool top_stopped = p->cfg.stop_top_layer_after_ms && p->n_layers > 1 &&
+                       n * 1000 / (uint64_t)p->cfg.fps >= p->cfg.stop_top_layer_after_ms;
     for (size_t i = 0; i < p->n_layers; i++) {
         layer *l = &p->layers[i];
+        if (top_stopped && i == p->n_layers - 1)
+            continue;
         wc_encoded_frame ef;
         bool kf = l->force_keyframe || l->frames == 0;
         int r = wc_video_source_encode_flash(l->src, &info, mark != 0, kf, &ef);

@@ -45,6 +45,7 @@ typedef struct wc_publisher_config {
     double simulated_loss_pct;
     const wc_dc_config *dc; /* NULL = no data channels; copied at create */
     uint32_t sync_marks_ms; /* 0 = the tone; else flashes + beeps every MS (sync_marks.h) */
+    uint32_t stop_top_layer_after_ms; /* simulcast: the top layer stops then (0 = never) */
 } wc_publisher_config;
 
 typedef struct wc_publisher_callbacks {
