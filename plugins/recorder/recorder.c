@@ -3,11 +3,13 @@
  * point, its configuration and its one thread.
  *
  * One thread writes every recording of the server. Per frame the work is a
- * depacketization and one write(2): a thread comfortably keeps up with
- * hundreds of tracks (benchmarks/recorder.py measures it), and one thread
- * keeps the files' code free of locks. The thread wakes every 10 ms (or
- * when the control thread has news), drains each track's packet queue and
- * writes what is complete; the media workers never wait for it.
+ * depacketization and one write(2): about 0.1 % of a core per recorded
+ * stream (benchmarks/recorder.py), so a thread keeps up with hundreds of
+ * tracks, and one thread keeps the files' code free of locks. While
+ * something is recording, the thread wakes every 10 ms (or when the control
+ * thread has news), drains each track's packet queue and writes what is
+ * complete; the media workers never wait for it. With nothing to record it
+ * sleeps until a recording opens.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -115,6 +117,10 @@ static void *thread_main(void *arg)
         pthread_mutex_lock(&r->lock);
         if (r->stop)
             break;
+        if (!r->recordings) { /* nothing to write: sleep until recording_open or destroy */
+            pthread_cond_wait(&r->wake, &r->lock);
+            continue;
+        }
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_nsec += TICK_NS;

@@ -29,7 +29,7 @@
 #include "weir/errors.h"
 
 #define MAX_FRAME_BYTES (4u << 20)
-#define ASSEMBLER_PACKETS 1024
+#define ASSEMBLER_PACKETS 512 /* > 1 s of 2.5 Mbit/s video: max_wait_ms is 300 */
 #define PENDING_MAX_BYTES (16u << 20)
 #define DROP_LOG_INTERVAL_US 10000000
 #define DEFAULT_WIDTH 640 /* a VP9/H.264 keyframe whose size we could not read */

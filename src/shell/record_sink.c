@@ -72,7 +72,10 @@ static weir_consumer *new_consumer(const weir_worker_record *cfg)
     cc.ssrc = cfg->ssrc;
     cc.pt = cfg->in_pt;
     cc.in_pt = cfg->in_pt;
-    /* No RTX, RED or header extensions: the recorder wants the media only. */
+    /* No RTX, RED or header extensions: the recorder wants the media only. Nobody NACKs
+     * this stream, so the retransmission history (references that keep packets alive) is
+     * the smallest there is. */
+    cc.history_slots = 16;
     return weir_consumer_create(&cc);
 }
 

@@ -182,7 +182,9 @@ static weir_consumer *new_consumer(const weir_worker_tap *cfg)
     cc.ssrc = cfg->ssrc;
     cc.pt = cfg->pt;
     cc.in_pt = cfg->in_pt;
-    /* No RTX, no RED, no header extensions: what a plain RTP receiver expects. */
+    /* No RTX, no RED, no header extensions: what a plain RTP receiver expects. A tap
+     * answers PLI/FIR but no NACK: the smallest retransmission history. */
+    cc.history_slots = 16;
     weir_consumer *c = weir_consumer_create(&cc);
     if (c && !cfg->audio && cfg->layer >= 0)
         weir_consumer_set_preferences(c, cfg->layer, 2);

@@ -806,3 +806,52 @@ def run_weir(*args, timeout=10):
 def assert_no_sanitizer(text, what="weir"):
     found = sanitizer_findings(text)
     assert not found, f"sanitizer report ({', '.join(found)}) from {what}:\n{text[-8000:]}"
+
+
+# ---------------------------------------------------------------- media test helpers
+
+def free_udp_port_range(n=2):
+    """An even port P with P..P+n-1 free for UDP on loopback (RTP/RTCP pairs of taps)."""
+    for _ in range(50):
+        p = free_port() & ~1  # Linux hands out odd ports to bind(0): take the even one below
+        if p < 1024 or p + n > 65535:
+            continue
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(("127.0.0.1", p + i))
+                socks.append(s)
+            return p
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free UDP port range")
+
+
+async def join_when_published(srv, room, kinds, role="recorder", display="rec", token=None,
+                              timeout=30):
+    """Joins and waits until the room has published tracks of these kinds.
+    Returns (client, join result, {kind: track})."""
+    c = await WsClient.connect(srv.ws_url, name=display)
+    params = {"token": token} if token else {"role": role}
+    result = await c.join(room, display=display, **params)
+    tracks = {t["kind"]: t for t in result["tracks"]}
+    deadline = time.monotonic() + timeout
+    while not set(kinds) <= set(tracks):
+        assert time.monotonic() < deadline, f"tracks never published: {tracks}"
+        n = await c.next_notification("track_published", timeout=timeout)
+        t = n["params"]["track"]
+        tracks[t["kind"]] = t
+    return c, result, tracks
+
+
+def close_loop(loop):
+    """Closes the WebSockets a sync test's own loop opened (conftest's runner does not)."""
+    async def close_all():
+        while _OPEN_CLIENTS:
+            await _OPEN_CLIENTS.pop().close()
+    loop.run_until_complete(close_all())
+    loop.close()

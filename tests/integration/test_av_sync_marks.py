@@ -35,14 +35,14 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 
 import pytest
 
 import av_sync
-from conftest import _OPEN_CLIENTS, WsClient, free_port, sanitizer_findings, unique_room
+from conftest import (close_loop, free_udp_port_range, join_when_published, sanitizer_findings,
+                      unique_room)
 
 CLIENT = os.environ.get("WEIR_CLIENT_BIN", "")
 FFMPEG = shutil.which("ffmpeg")
@@ -64,49 +64,12 @@ needs_ffmpeg = pytest.mark.skipif(not FFMPEG or not FFPROBE,
                                          "(tools/install-deps.sh test installs them)")
 
 
-def _udp_ports(n):
-    """An even port P with P..P+n-1 free for UDP on loopback (the tap's RTP/RTCP pairs)."""
-    for _ in range(50):
-        p = free_port() & ~1
-        if p < 1024 or p + n > 65535:
-            continue
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.bind(("127.0.0.1", p + i))
-                socks.append(s)
-            return p
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise AssertionError("no free UDP port range")
-
-
 async def _tap_participant(srv, room, port):
     """Joins as a recorder, waits for the publisher's audio and video, taps both."""
-    c = await WsClient.connect(srv.ws_url, name="recorder")
-    result = await c.join(room, display="rec", role="recorder")
-    tracks = {t["kind"]: t for t in result["tracks"]}
-    deadline = time.monotonic() + 20
-    while not {"audio", "video"} <= set(tracks):
-        assert time.monotonic() < deadline, f"tracks never published: {tracks}"
-        n = await c.next_notification("track_published", timeout=20)
-        t = n["params"]["track"]
-        tracks[t["kind"]] = t
+    c, _, tracks = await join_when_published(srv, room, ["audio", "video"], timeout=20)
     r = await c.call("tap_start", {"participant": tracks["video"]["participant"],
                                    "host": "127.0.0.1", "port": port})
     return c, r["tap"]
-
-
-def _close_loop(loop):
-    async def close_all():
-        while _OPEN_CLIENTS:
-            await _OPEN_CLIENTS.pop().close()
-    loop.run_until_complete(close_all())
-    loop.close()
 
 
 def _stop(proc):
@@ -136,7 +99,7 @@ def test_flash_and_beep_stay_in_sync_through_a_tap_recorded_by_ffmpeg(weir, tmp_
                             "--sync-marks", str(PERIOD_MS), "--duration", "60",
                             "--report", str(report_path)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    port = _udp_ports(4)
+    port = free_udp_port_range(4)
     sdp_path = tmp_path / "tap.sdp"
     mkv = tmp_path / "out.mkv"
     loop = asyncio.new_event_loop()
@@ -151,7 +114,7 @@ def test_flash_and_beep_stay_in_sync_through_a_tap_recorded_by_ffmpeg(weir, tmp_
                            capture_output=True, text=True, timeout=90)
         assert p.returncode == 0, p.stderr[-3000:]
     finally:
-        _close_loop(loop)
+        close_loop(loop)
         _stop(pub)
     out, err = pub.communicate()
     assert pub.returncode in (0, 1), err  # 2 = connection / protocol error

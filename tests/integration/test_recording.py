@@ -34,7 +34,7 @@ import time
 
 import pytest
 
-from conftest import _OPEN_CLIENTS, WsClient, unique_room
+from conftest import WsClient, close_loop, join_when_published, unique_room
 
 CLIENT = os.environ.get("WEIR_CLIENT_BIN", "")
 PATTERN_READ = os.environ.get("WEIR_PATTERN_READ_BIN") or (
@@ -82,26 +82,23 @@ def _run(coro):
     try:
         return loop.run_until_complete(coro)
     finally:
-        async def close_all():
-            while _OPEN_CLIENTS:
-                await _OPEN_CLIENTS.pop().close()
-        loop.run_until_complete(close_all())
-        loop.close()
+        close_loop(loop)
 
 
 async def _join(srv, room, role="recorder", display="rec", wait_kinds=("audio", "video")):
-    """Joins and waits until the room has published tracks of these kinds.
-    Returns (client, join result, {kind: track})."""
-    c = await WsClient.connect(srv.ws_url, name=display)
-    result = await c.join(room, display=display, role=role)
-    tracks = {t["kind"]: t for t in result["tracks"]}
-    deadline = time.monotonic() + 30
-    while not set(wait_kinds) <= set(tracks):
-        assert time.monotonic() < deadline, f"tracks never published: {tracks}"
-        n = await c.next_notification("track_published", timeout=30)
-        t = n["params"]["track"]
-        tracks[t["kind"]] = t
-    return c, result, tracks
+    return await join_when_published(srv, room, wait_kinds, role=role, display=display)
+
+
+def _record_for(srv, room, seconds):
+    """A recorder joins once the room publishes audio and video, records everything for
+    `seconds`, stops; returns record_start's recording."""
+    async def record():
+        c, _, _ = await _join(srv, room)
+        rec = (await c.call("record_start", {}))["recording"]
+        await asyncio.sleep(seconds)
+        await c.call("record_stop", {"recording": rec["id"]})
+        return rec
+    return _run(record())
 
 
 def _recording_dir(srv, rec_id):
@@ -259,15 +256,8 @@ def test_loss_costs_frames_never_broken_ones(weir, tmp_path):
     room = unique_room("loss")
     pub = _publisher(srv, room, "--width", "320", "--height", "180", "--simulate-loss", "10")
 
-    async def record():
-        c, _, _ = await _join(srv, room)
-        rec = (await c.call("record_start", {}))["recording"]
-        await asyncio.sleep(8)
-        await c.call("record_stop", {"recording": rec["id"]})
-        return rec
-
     try:
-        rec = _run(record())
+        rec = _record_for(srv, room, 8)
     finally:
         _stop(pub)
     rec_dir = _recording_dir(srv, rec["id"])
@@ -297,15 +287,8 @@ def test_layer_switch_is_keyframe_aligned(weir, tmp_path):
     pub = _publisher(srv, room, "--width", "640", "--height", "360", "--simulcast",
                      "--stop-top-layer-after", "4000")
 
-    async def record():
-        c, _, _ = await _join(srv, room)
-        rec = (await c.call("record_start", {}))["recording"]
-        await asyncio.sleep(9)
-        await c.call("record_stop", {"recording": rec["id"]})
-        return rec
-
     try:
-        rec = _run(record())
+        rec = _record_for(srv, room, 9)
     finally:
         _stop(pub)
     rec_dir = _recording_dir(srv, rec["id"])
@@ -340,15 +323,8 @@ def test_audio_video_offset_from_the_files(weir, tmp_path):
     room = unique_room("sync")
     pub = _publisher(srv, room, "--width", "320", "--height", "180", "--sync-marks", "1000")
 
-    async def record():
-        c, _, _ = await _join(srv, room)
-        rec = (await c.call("record_start", {}))["recording"]
-        await asyncio.sleep(7)
-        await c.call("record_stop", {"recording": rec["id"]})
-        return rec
-
     try:
-        rec = _run(record())
+        rec = _record_for(srv, room, 7)
     finally:
         _stop(pub)
     rec_dir = _recording_dir(srv, rec["id"])

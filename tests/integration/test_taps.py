@@ -33,7 +33,8 @@ import time
 
 import pytest
 
-from conftest import _OPEN_CLIENTS, WsClient, free_port, mint_token, unique_room
+from conftest import (WsClient, close_loop, free_udp_port_range, join_when_published,
+                      mint_token, unique_room)
 
 CLIENT = os.environ.get("WEIR_CLIENT_BIN", "")
 PATTERN_READ = os.environ.get("WEIR_PATTERN_READ_BIN") or (
@@ -74,49 +75,13 @@ def _stop(proc):
             proc.wait()
 
 
-def _free_port_pair(n=2):
-    """A port P with P..P+n-1 free for UDP on loopback (the tap's RTP/RTCP pairs)."""
-    for _ in range(50):
-        p = free_port() & ~1  # Linux hands out odd ports to bind(0): take the even one below
-        if p < 1024 or p + n > 65535:
-            continue
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.bind(("127.0.0.1", p + i))
-                socks.append(s)
-            return p
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise AssertionError("no free UDP port range")
-
-
 async def _recorder(srv, room, kinds, token=None, role="recorder"):
     """Joins as a recorder and waits until the room has tracks of these kinds."""
-    c = await WsClient.connect(srv.ws_url, name="recorder")
-    params = {"token": token} if token else {"role": role}
-    result = await c.join(room, display="rec", **params)
-    tracks = {t["kind"]: t for t in result["tracks"]}
-    deadline = time.monotonic() + 20
-    while not set(kinds) <= set(tracks):
-        assert time.monotonic() < deadline, f"tracks never published: {tracks}"
-        n = await c.next_notification("track_published", timeout=20)
-        t = n["params"]["track"]
-        tracks[t["kind"]] = t
+    c, _, tracks = await join_when_published(srv, room, kinds, role=role, token=token, timeout=20)
     return c, tracks
 
 
-def _close_loop(loop):
-    """Closes the WebSockets this test's loop opened (sync tests: conftest's runner does not)."""
-    async def close_all():
-        while _OPEN_CLIENTS:
-            await _OPEN_CLIENTS.pop().close()
-    loop.run_until_complete(close_all())
-    loop.close()
+_close_loop = close_loop
 
 
 def _ffmpeg(sdp_path, outputs, timeout=60):
@@ -171,7 +136,7 @@ def test_ffmpeg_decodes_participant_tap(weir, tmp_path):
     srv = _server(weir, server={"workers": 2})
     room = unique_room("tap")
     pub = _publisher(srv, room, "--width", "320", "--height", "180")
-    port = _free_port_pair(4)
+    port = free_udp_port_range(4)
     sdp_path = str(tmp_path / "tap.sdp")
     video_path, audio_path = str(tmp_path / "video.yuv"), str(tmp_path / "audio.raw")
 
@@ -236,7 +201,7 @@ def test_ffmpeg_decodes_srtp_tap_of_a_named_simulcast_layer_and_plain_tap_of_the
     room = unique_room("tap-srtp")
     pub = _publisher(srv, room, "--simulcast", "--width", "640", "--height", "360", "--no-audio",
                      duration=90)  # two ffmpeg runs in a row; slow under sanitizers
-    port, top_port = _free_port_pair(2), _free_port_pair(2)
+    port, top_port = free_udp_port_range(2), free_udp_port_range(2)
     sdp_path = str(tmp_path / "tap.sdp")
     video_path = str(tmp_path / "video.yuv")
 
@@ -303,7 +268,7 @@ def test_gstreamer_sdpdemux_decodes_track_tap(weir, tmp_path):
     srv = _server(weir)
     room = unique_room("tap-gst")
     pub = _publisher(srv, room, "--width", "320", "--height", "180", "--no-audio")
-    port = _free_port_pair(2)
+    port = free_udp_port_range(2)
     sdp_path = str(tmp_path / "tap.sdp")
     video_path = str(tmp_path / "video.yuv")
 
@@ -348,7 +313,7 @@ def test_tap_sends_rtp_and_sender_reports_and_ends_with_its_publisher(weir):
     pub = _publisher(srv, room, "--width", "160", "--height", "96", "--no-audio", duration=6)
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    port = _free_port_pair(2)
+    port = free_udp_port_range(2)
     rtp.bind(("127.0.0.1", port))
     rtcp.bind(("127.0.0.1", port + 1))
     rtp.settimeout(0.2)
