@@ -230,13 +230,13 @@ typedef enum {
     WEIR_WORKER_CMD_ROUTE,             /* payload: weir_worker_route; peer_id unused */
     WEIR_WORKER_CMD_KEYFRAME,          /* payload: weir_worker_track_control; peer_id unused */
     WEIR_WORKER_CMD_MUTE,              /* payload: weir_worker_track_control; peer_id unused */
-    WEIR_WORKER_CMD_PREFERENCES, /* payload: weir_worker_track_control; the subscriber's peer */
-    WEIR_WORKER_CMD_DATA_SEND,   /* payload: weir_worker_data; a message to one channel */
-    WEIR_WORKER_CMD_DATA_CLOSE,  /* payload: weir_worker_data (data = reason); close a channel */
-    WEIR_WORKER_CMD_DATA_FANOUT, /* payload: weir_worker_fanout; one message, many channels;
+    WEIR_WORKER_CMD_PREFERENCES,  /* payload: weir_worker_track_control; the subscriber's peer */
+    WEIR_WORKER_CMD_DATA_SEND,    /* payload: weir_worker_data; a message to one channel */
+    WEIR_WORKER_CMD_DATA_CLOSE,   /* payload: weir_worker_data (data = reason); close a channel */
+    WEIR_WORKER_CMD_DATA_FANOUT,  /* payload: weir_worker_fanout; one message, many channels;
                                   * peer_id unused */
-    WEIR_WORKER_CMD_TAP_START,   /* payload: weir_worker_tap; peer_id unused */
-    WEIR_WORKER_CMD_TAP_STOP,    /* payload: weir_worker_tap_stop; peer_id unused */
+    WEIR_WORKER_CMD_TAP_START,    /* payload: weir_worker_tap; peer_id unused */
+    WEIR_WORKER_CMD_TAP_STOP,     /* payload: weir_worker_tap_stop; peer_id unused */
     WEIR_WORKER_CMD_RECORD_START, /* payload: weir_worker_record; peer_id unused */
     WEIR_WORKER_CMD_RECORD_STOP,  /* payload: weir_worker_record_stop; peer_id unused */
 } weir_worker_cmd_type;
@@ -262,11 +262,11 @@ typedef enum {
     WEIR_WORKER_EVENT_KEYFRAME_NEEDED, /* handle, spatial: for a producer on another worker */
     WEIR_WORKER_EVENT_AUDIO_LEVEL,     /* handle, level (-dBov, 127 silent), voice */
     /* Data channels of the publisher PC (stream = SCTP stream id of the channel): */
-    WEIR_WORKER_EVENT_DATA_OPEN,    /* stream; text: the label (opened by the client) */
-    WEIR_WORKER_EVENT_DATA_MESSAGE, /* stream, binary, data/data_len (heap: the control frees) */
-    WEIR_WORKER_EVENT_DATA_CLOSED,  /* stream; text: why (client closed, buffer full, ...) */
-    WEIR_WORKER_EVENT_DATA_DRAINED, /* stream, sent_total: its send queue became empty */
-    WEIR_WORKER_EVENT_TAP_STATS,    /* tap_id, handle, packets, bytes, rtcp_received */
+    WEIR_WORKER_EVENT_DATA_OPEN,      /* stream; text: the label (opened by the client) */
+    WEIR_WORKER_EVENT_DATA_MESSAGE,   /* stream, binary, data/data_len (heap: the control frees) */
+    WEIR_WORKER_EVENT_DATA_CLOSED,    /* stream; text: why (client closed, buffer full, ...) */
+    WEIR_WORKER_EVENT_DATA_DRAINED,   /* stream, sent_total: its send queue became empty */
+    WEIR_WORKER_EVENT_TAP_STATS,      /* tap_id, handle, packets, bytes, rtcp_received */
     WEIR_WORKER_EVENT_RECORD_STOPPED, /* sink_id, handle: the worker no longer uses the track */
 } weir_worker_event_type;
 

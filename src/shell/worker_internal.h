@@ -87,7 +87,7 @@ typedef struct route {
     /* consumers on this worker: */
     GPtrArray *consumers; /* sub_track*, borrowed (owned by their wpeer) */
     GPtrArray *taps;      /* struct tap* (shell/tap.c), owned; NULL until the first */
-    GPtrArray *records;   /* struct record_sink* (shell/record_sink.c), owned; NULL until the first */
+    GPtrArray *records; /* struct record_sink* (shell/record_sink.c), owned; NULL until the first */
 } route;
 
 /* One m-line of a subscriber PC: the consumer that feeds it. */
