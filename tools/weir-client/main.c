@@ -8,13 +8,15 @@
  * on the first fatal error; then the report is written and the exit status
  * says whether the expectations were met.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "options.h"
@@ -74,12 +76,56 @@ static gboolean on_join_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static gboolean on_signal(gpointer data)
+/*
+ * SIGINT/SIGTERM end the run with a report. Not with GLib's unix signal
+ * sources: when the main context is torn down (after the loop returned, e.g.
+ * because the server went away), GLib puts the default action (terminate)
+ * back, and a SIGTERM then, delivered to any of the process' threads (GLib's
+ * and libsoup's included), kills the client before it writes its report. Our
+ * handler stays for the whole life of the process and only writes a byte to a
+ * pipe, which the loop watches while it runs.
+ */
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig)
 {
+    (void)sig;
+    int saved = errno;
+    if (stop_pipe[1] >= 0)
+        (void)!write(stop_pipe[1], "s", 1);
+    errno = saved;
+}
+
+static gboolean on_stop_pipe(gint fd, GIOCondition cond, gpointer data)
+{
+    (void)cond;
     app *a = data;
+    char buf[16];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
     a->interrupted = true;
     g_main_loop_quit(a->loop);
     return G_SOURCE_CONTINUE;
+}
+
+static int watch_stop_signals(app *a, char *err, size_t err_len)
+{
+    if (stop_pipe[0] < 0 && pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        snprintf(err, err_len, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    GSource *src = g_unix_fd_source_new(stop_pipe[0], G_IO_IN);
+    g_source_set_callback(src, G_SOURCE_FUNC(on_stop_pipe), a, NULL);
+    g_source_attach(src, a->ctx);
+    g_source_unref(src);
+    return 0;
 }
 
 static void add_timeout(app *a, guint ms, GSourceFunc fn)
@@ -305,35 +351,10 @@ static int setup(app *a, char *err, size_t err_len)
     a->sig = wc_sig_create(a->ctx, a->opt.url, a->opt.insecure, &cb, a, err, err_len);
     if (!a->sig)
         return -1;
-    int sigs[] = {SIGINT, SIGTERM};
-    for (size_t i = 0; i < 2; i++) {
-        GSource *src = g_unix_signal_source_new(sigs[i]);
-        g_source_set_callback(src, on_signal, a, NULL);
-        g_source_attach(src, a->ctx);
-        g_source_unref(src);
-    }
+    if (watch_stop_signals(a, err, err_len) < 0)
+        return -1;
     add_timeout(a, JOIN_TIMEOUT_S * 1000, on_join_timeout);
     return 0;
-}
-
-/* Once the loop has returned, SIGINT/SIGTERM must not cost the report: tearing
- * down the main context removes GLib's signal sources, and GLib then restores
- * the default action (terminate). A test that stops the client right when the
- * server went away (its signalling closed and the loop quit) would get no report.
- * Block them while GLib tears down, then ignore them for the little that is left. */
-static void block_stop_signals(void)
-{
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-}
-
-static void ignore_stop_signals_after_teardown(void)
-{
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
 }
 
 static void teardown(app *a)
@@ -380,9 +401,7 @@ int main(int argc, char **argv)
     json_t *report = build_report(&a);
     bool ok = wc_report_check(report, &a.opt);
     int status = a.error[0] ? EXIT_ERROR : ok ? 0 : EXIT_UNMET;
-    block_stop_signals();
     teardown(&a);
-    ignore_stop_signals_after_teardown();
     if (wc_report_write(report, a.opt.report, err, sizeof err) < 0) {
         fprintf(stderr, "weir-client: %s\n", err);
         status = EXIT_ERROR;
