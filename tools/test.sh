@@ -14,7 +14,7 @@
 #
 # Environment:
 #   WEIR_TEST_QUICK=1     only deps, format and debug (for quick local runs)
-#   WEIR_FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 = replay the
+#   WEIR_FUZZ_SECONDS=N   seconds per fuzz target (default 15; 0 = replay the
 #                         seed corpus only)
 #
 # The last line printed is always "N passed, N failed" counting test cases
@@ -25,7 +25,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 
 quick=${WEIR_TEST_QUICK:-0}
-fuzz_seconds=${WEIR_FUZZ_SECONDS:-20}
+fuzz_seconds=${WEIR_FUZZ_SECONDS:-15}
 if ! [[ "$fuzz_seconds" =~ ^[0-9]+$ ]]; then
     echo "test.sh: WEIR_FUZZ_SECONDS must be a whole number of seconds, not '$fuzz_seconds'" >&2
     fuzz_seconds=20
@@ -263,7 +263,7 @@ if [ "$quick" = 1 ]; then
 else
     stage_release
     meson_stage asan build/asan gcc \
-        "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" \
+        "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 WEIR_TEST_SANITIZED=1" \
         -Db_sanitize=address,undefined -Db_lundef=false
     stage_fuzz
 fi

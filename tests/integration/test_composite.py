@@ -36,8 +36,13 @@ ROOT = os.environ.get("WEIR_SOURCE_ROOT") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")
 TOOL = os.path.join(ROOT, "tools", "weir-composite")
 
-pytestmark = pytest.mark.skipif(not (FFMPEG and FFPROBE),
-                                reason="ffmpeg/ffprobe not installed")
+pytestmark = [
+    pytest.mark.skipif(not (FFMPEG and FFPROBE), reason="ffmpeg/ffprobe not installed"),
+    # A Python tool and ffmpeg, no Weir C code: nothing for the sanitizers to find, so
+    # tools/test.sh runs it in the debug stage only (its ASan stage sets this).
+    pytest.mark.skipif(os.environ.get("WEIR_TEST_SANITIZED") == "1",
+                       reason="no C code under test: runs in the unsanitized stage"),
+]
 
 DURATION_MS = 8000
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
