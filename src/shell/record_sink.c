@@ -63,20 +63,9 @@ void weir_record_sink_forward(record_sink *s, weir_pkt *p, int64_t now_us)
 
 static weir_consumer *new_consumer(const weir_worker_record *cfg)
 {
-    weir_consumer_config cc;
-    weir_consumer_config_init(&cc);
-    cc.codec = cfg->codec;
-    cc.is_audio = cfg->audio;
-    cc.clock_rate_hz = cfg->clock_rate_hz;
-    cc.n_layers = cfg->n_layers ? cfg->n_layers : 1;
-    cc.ssrc = cfg->ssrc;
-    cc.pt = cfg->in_pt;
-    cc.in_pt = cfg->in_pt;
-    /* No RTX, RED or header extensions: the recorder wants the media only. Nobody NACKs
-     * this stream, so the retransmission history (references that keep packets alive) is
-     * the smallest there is. */
-    cc.history_slots = 16;
-    return weir_consumer_create(&cc);
+    /* The recorder wants the media only, in the publisher's payload type. */
+    return weir_router_sink_consumer(cfg->codec, cfg->audio, cfg->clock_rate_hz, cfg->n_layers,
+                                     cfg->ssrc, (uint8_t)cfg->in_pt, cfg->in_pt);
 }
 
 void weir_record_sink_destroy(record_sink *s)

@@ -171,3 +171,19 @@ void weir_router_flush(weir_worker *w)
     w->mesh_wake_mask = 0;
     weir_subscriber_flush_all(w);
 }
+
+weir_consumer *weir_router_sink_consumer(weir_codec codec, bool audio, uint32_t clock_rate_hz,
+                                         uint8_t n_layers, uint32_t ssrc, uint8_t pt, int in_pt)
+{
+    weir_consumer_config cc;
+    weir_consumer_config_init(&cc);
+    cc.codec = codec;
+    cc.is_audio = audio;
+    cc.clock_rate_hz = clock_rate_hz;
+    cc.n_layers = n_layers ? n_layers : 1;
+    cc.ssrc = ssrc;
+    cc.pt = pt;
+    cc.in_pt = in_pt;
+    cc.history_slots = 16;
+    return weir_consumer_create(&cc);
+}

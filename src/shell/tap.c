@@ -173,19 +173,9 @@ void weir_tap_forward(tap *t, weir_pkt *p, int64_t now_us)
 
 static weir_consumer *new_consumer(const weir_worker_tap *cfg)
 {
-    weir_consumer_config cc;
-    weir_consumer_config_init(&cc);
-    cc.codec = cfg->codec;
-    cc.is_audio = cfg->audio;
-    cc.clock_rate_hz = cfg->clock_rate_hz;
-    cc.n_layers = cfg->n_layers ? cfg->n_layers : 1;
-    cc.ssrc = cfg->ssrc;
-    cc.pt = cfg->pt;
-    cc.in_pt = cfg->in_pt;
-    /* No RTX, no RED, no header extensions: what a plain RTP receiver expects. A tap
-     * answers PLI/FIR but no NACK: the smallest retransmission history. */
-    cc.history_slots = 16;
-    weir_consumer *c = weir_consumer_create(&cc);
+    /* What a plain RTP receiver expects; a tap answers PLI/FIR but no NACK. */
+    weir_consumer *c = weir_router_sink_consumer(cfg->codec, cfg->audio, cfg->clock_rate_hz,
+                                                 cfg->n_layers, cfg->ssrc, cfg->pt, cfg->in_pt);
     if (c && !cfg->audio && cfg->layer >= 0)
         weir_consumer_set_preferences(c, cfg->layer, 2);
     return c;

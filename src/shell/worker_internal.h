@@ -231,6 +231,14 @@ void weir_router_set_muted(weir_worker *w, uint32_t handle, bool muted);
 /* A consumer wants a keyframe of layer from its producer, wherever it is. */
 void weir_router_request_keyframe(weir_worker *w, uint32_t handle, int layer);
 void weir_router_keyframe_command(weir_worker *w, uint32_t handle, int layer);
+/*
+ * A consumer for a sink that is not a subscriber PC (taps, recordings): the
+ * media only (no RTX, RED or header extensions) and the smallest
+ * retransmission history, since nobody NACKs it (the history's references
+ * would only keep packets alive). NULL when the consumer refuses the track.
+ */
+weir_consumer *weir_router_sink_consumer(weir_codec codec, bool audio, uint32_t clock_rate_hz,
+                                         uint8_t n_layers, uint32_t ssrc, uint8_t pt, int in_pt);
 /* Pops the packets other workers queued for this one and forwards them. */
 void weir_router_drain_mesh(weir_worker *w);
 /* After a drain: wakes the workers that got packets, sends the egress. */
