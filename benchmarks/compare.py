@@ -166,9 +166,14 @@ room-1234: {
     return d
 
 
+def is_weir(kind):
+    """Whether kind is a Weir build: weir (under test) or weir-before (--baseline, same tool)."""
+    return kind in ("weir", "weir-before")
+
+
 def start_server(kind, build, workdir, server_cpu, priority):
     logf = open(os.path.join(workdir, f"{kind}.log"), "ab")
-    if kind == "weir":
+    if is_weir(kind):
         cmd = pin(server_cpu, priority) + [os.path.join(build, "weir"), "-c", weir_config(workdir)]
         port = WEIR_PORT
     else:
@@ -195,11 +200,14 @@ def stop_server(proc):
 
 
 def run_point(kind, args, subs, rep, workdir):
-    proc, port = start_server(kind, args.build, workdir, args.server_cpu, args.priority)
+    build = args.baseline if kind == "weir-before" else args.build
+    log_path = os.path.join(workdir, f"{kind}.log")
+    log_start = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+    proc, port = start_server(kind, build, workdir, args.server_cpu, args.priority)
     out = os.path.join(workdir, f"{kind}-{args.preset}-{subs}-{rep}.json")
     cmd = pin(args.load_cpu, args.priority) + [
-        args.load_bin, "--server", kind, "--port", str(port), "--preset", args.preset,
-        "--local-ip", "127.0.0.1" if kind == "weir" else "127.0.0.2",
+        args.load_bin, "--server", "weir" if is_weir(kind) else kind, "--port", str(port),
+        "--preset", args.preset, "--local-ip", "127.0.0.1" if is_weir(kind) else "127.0.0.2",
         "--warmup", str(args.warmup), "--duration", str(args.duration),
         "--server-pid", str(proc.pid), "--json", out, "--quiet",
         "--label", f"{kind} S={subs} rep={rep}"]
@@ -219,12 +227,24 @@ def run_point(kind, args, subs, rep, workdir):
         if r.returncode != 0 or not os.path.exists(out):
             return None
         with open(out) as f:
-            return json.load(f)
+            report = json.load(f)
+        report["server_log"] = {"overload_warnings": count_overload_warnings(log_path, log_start)}
+        return report
     except subprocess.TimeoutExpired:
         log(f"  {kind} S={subs} rep={rep}: weir-load timed out")
         return None
     finally:
         stop_server(proc)
+
+
+def count_overload_warnings(log_path, start):
+    """Weir's "overloaded worker=" warn lines (shell/worker_load.h) this run wrote to its log."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(start)
+            return f.read().count(b"overloaded worker=")
+    except OSError:
+        return None
 
 
 # ---- table and plot ----
@@ -245,6 +265,8 @@ METRICS = [
     ("tool tx pps", lambda r: r["window"]["tx_pps"], "{:.0f}"),
     ("UDP rcvbuf drops", lambda r: r["window"].get("udp_rcvbuf_errors"), "{:.0f}"),
     ("tool CPU-s/s", lambda r: r["tool"]["cpu_s_per_s"], "{:.2f}"),
+    ("overload warnings", lambda r: r.get("server_log", {}).get("overload_warnings")
+     if r["server"] == "weir" else None, "{:.0f}"),
 ]
 
 
@@ -310,6 +332,15 @@ def table(results, servers, steps):
         j = median_of(results.get("janus", {}).get(s, []), METRICS[1][1])
         if w and j:
             lines.append(f"- {s} subscribers: {j / w:.1f}x")
+    if "weir-before" in servers:
+        lines.append("")
+        lines.append("Before/after: ratio weir-before (the --baseline build) / weir (this build) "
+                     "of the median CPU per subscriber stream:")
+        for s in steps:
+            w = median_of(results.get("weir", {}).get(s, []), METRICS[1][1])
+            b = median_of(results.get("weir-before", {}).get(s, []), METRICS[1][1])
+            if w and b:
+                lines.append(f"- {s} subscribers: {b / w:.2f}x")
     return "\n".join(lines) + "\n"
 
 
@@ -341,7 +372,7 @@ def svg_plot(results, servers, steps, path, preset="fanout"):
     def Y(v):
         return H - B - (H - B - T) * v / ymax
 
-    colors = {"weir": "#1f77b4", "janus": "#d62728"}
+    colors = {"weir": "#1f77b4", "janus": "#d62728", "weir-before": "#7f7f7f"}
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
            'font-family="sans-serif" font-size="12">',
            f'<rect width="{W}" height="{H}" fill="white"/>',
@@ -385,7 +416,13 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--duration", type=float, default=10)
-    ap.add_argument("--servers", default="weir,janus")
+    ap.add_argument("--servers", default=None,
+                    help="comma list of weir, janus, weir-before (default weir,janus, plus "
+                         "weir-before with --baseline)")
+    ap.add_argument("--baseline", metavar="BUILD_DIR", default=None,
+                    help="a second Weir build (e.g. before an optimisation) run as 'weir-before' "
+                         "in the same run with the same weir-load: the table adds the "
+                         "before/after ratio")
     ap.add_argument("--simulcast", action="store_true")
     ap.add_argument("--max-loss", type=float, default=1.0)
     ap.add_argument("--max-cpu", type=float, default=0.95)
@@ -399,7 +436,11 @@ def main():
     ap.add_argument("--from-results", metavar="FILE",
                     help="only rewrite table.md and cpu.svg from a results.json (no run)")
     args = ap.parse_args()
+    if args.servers is None:
+        args.servers = "weir,janus" + (",weir-before" if args.baseline else "")
     servers = [s for s in args.servers.split(",") if s]
+    if "weir-before" in servers and not args.baseline:
+        ap.error("weir-before needs --baseline BUILD_DIR")
     if args.from_results:
         with open(args.from_results) as f:
             saved = json.load(f)
@@ -419,7 +460,10 @@ def main():
     args.load_bin = os.path.join(args.build, "benchmarks", "weir-load", "weir-load")
     if "janus" in servers and not shutil.which("janus"):
         sys.exit("janus is not installed (tools/install-deps.sh installs it)")
-    for exe in (os.path.join(args.build, "weir"), args.load_bin):
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
+    for exe in (os.path.join(args.build, "weir"), args.load_bin) + (
+            (os.path.join(args.baseline, "weir"),) if args.baseline else ()):
         if not os.access(exe, os.X_OK):
             sys.exit(f"missing {exe}")
     if not IN_NETNS:

@@ -175,6 +175,8 @@ static void usage(FILE *out)
             "  --loop-frames N         frames pre-encoded and looped (default 60)\n"
             "  --verify-every N        subscribers unprotect 1 packet in N (default 8)\n"
             "  --decode K              K subscribers unprotect everything and decode the video\n"
+            "  --no-udp-gro            subscriber sockets take datagrams one by one (default:\n"
+            "                          UDP_GRO on, see benchmarks/README.md)\n"
             "  --ramp R                joins per second (default 100)\n"
             "  --warmup S --duration S measurement window (default 3 + 10 s)\n"
             "  --server-pid PID        sample the server's CPU and RSS from /proc\n"
@@ -201,6 +203,7 @@ static int parse_options(int argc, char **argv, wl_options *o, int *participants
         .fps = 30,
         .loop_frames = 60,
         .verify_every = 8,
+        .udp_gro = true,
         .ramp_per_s = 100,
         .warmup_s = 3,
         .duration_s = 10,
@@ -234,6 +237,7 @@ static int parse_options(int argc, char **argv, wl_options *o, int *participants
         {"verbose", no_argument, 0, 'V'},
         {"decode", required_argument, 0, 'D'},
         {"students", required_argument, 0, 'T'},
+        {"no-udp-gro", no_argument, 0, 'G'},
         {0, 0, 0, 0},
     };
     int c;
@@ -288,6 +292,9 @@ static int parse_options(int argc, char **argv, wl_options *o, int *participants
             break;
         case 'v':
             o->verify_every = atoi(optarg);
+            break;
+        case 'G':
+            o->udp_gro = false;
             break;
         case 'R':
             o->ramp_per_s = atof(optarg);

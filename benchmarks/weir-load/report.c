@@ -189,13 +189,13 @@ static json_t *report_json(const wl_ctx *ctx, const wl_run_info *info, const wl_
     json_object_set_new(j, "label", json_string(o->label ? o->label : ""));
     json_object_set_new(j, "server", json_string(ctx->driver->name));
     json_object_set_new(j, "preset", json_string(o->preset));
-    json_object_set_new(j, "config",
-                        json_pack("{s:i, s:i, s:b, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:i}",
-                                  "publishers", (int)info->pubs_total, "subscribers",
-                                  (int)info->subs_total, "simulcast", o->simulcast, "video_kbps",
-                                  o->video_kbps, "width", o->width, "height", o->height, "fps",
-                                  o->fps, "verify_every", o->verify_every, "warmup_s", o->warmup_s,
-                                  "duration_s", o->duration_s, "decode", o->decode));
+    json_object_set_new(
+        j, "config",
+        json_pack("{s:i, s:i, s:b, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:b}", "publishers",
+                  (int)info->pubs_total, "subscribers", (int)info->subs_total, "simulcast",
+                  o->simulcast, "video_kbps", o->video_kbps, "width", o->width, "height", o->height,
+                  "fps", o->fps, "verify_every", o->verify_every, "warmup_s", o->warmup_s,
+                  "duration_s", o->duration_s, "decode", o->decode, "udp_gro", o->udp_gro));
     json_object_set_new(j, "setup",
                         json_pack("{s:I, s:i, s:i, s:i, s:i}", "ms", (json_int_t)info->setup_ms,
                                   "publishers_connected", (int)info->pubs_connected,

@@ -52,6 +52,7 @@ typedef struct wl_options {
     int loop_frames;   /* frames pre-encoded per layer and looped */
     int decode;        /* subscribers that decode fully (reported as frames decoded) */
     int verify_every;  /* subscribers unprotect 1 packet in N (latency + SRTP check) */
+    bool udp_gro;      /* subscriber sockets accept coalesced datagrams (UDP_GRO) */
     double ramp_per_s; /* joins per second */
     double warmup_s;
     double duration_s;

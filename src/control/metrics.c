@@ -77,6 +77,14 @@ static void render_participants(text *t, const weir_control *ctl)
             (unsigned long long)by_role[role]);
 }
 
+static weir_worker_load_figures_t worker_load(const weir_control *ctl, int i)
+{
+    weir_worker_load_figures_t f = {0};
+    if (ctl->workers && ctl->workers[i])
+        weir_worker_load_figures(ctl->workers[i], &f);
+    return f;
+}
+
 static void render_workers(text *t, const weir_control *ctl)
 {
     metric_header(t, "weir_workers", "gauge", "Media worker threads.");
@@ -84,6 +92,21 @@ static void render_workers(text *t, const weir_control *ctl)
     metric_header(t, "weir_worker_peers", "gauge", "Peers placed on each media worker.");
     for (int i = 0; i < ctl->n_workers; i++)
         put(t, "weir_worker_peers{worker=\"%d\"} %u\n", i, ctl->worker_peers[i]);
+    metric_header(t, "weir_worker_busy_ratio", "gauge",
+                  "Share of the last 500 ms a media worker's loop spent working, not waiting.");
+    for (int i = 0; i < ctl->n_workers; i++)
+        put(t, "weir_worker_busy_ratio{worker=\"%d\"} %.3f\n", i,
+            worker_load(ctl, i).busy_permille / 1000.0);
+    metric_header(t, "weir_worker_busy_seconds_total", "counter",
+                  "Time a media worker's loop spent working (rate() gives its load).");
+    for (int i = 0; i < ctl->n_workers; i++)
+        put(t, "weir_worker_busy_seconds_total{worker=\"%d\"} %.3f\n", i,
+            worker_load(ctl, i).busy_us / 1e6);
+    metric_header(t, "weir_worker_overloads_total", "counter",
+                  "Times a media worker became overloaded (busy >= 90% for 2 s; logged at warn).");
+    for (int i = 0; i < ctl->n_workers; i++)
+        put(t, "weir_worker_overloads_total{worker=\"%d\"} %llu\n", i,
+            (unsigned long long)worker_load(ctl, i).overloads);
 }
 
 static void render_signalling(text *t, const weir_metrics *m)

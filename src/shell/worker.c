@@ -37,6 +37,7 @@ weir_worker *weir_worker_create(int index, const weir_worker_media *media, void 
                                 void *wake_ctx)
 {
     weir_worker *w = WEIR_NEW(weir_worker);
+    weir_worker_load_init(&w->load, weir_clock_now_us());
     w->index = index;
     w->media = media;
     w->wake = wake;
@@ -152,10 +153,34 @@ static wpeer *find_peer(weir_worker *w, uint64_t peer_id)
     return g_hash_table_lookup(w->peers, &key);
 }
 
+/* Logs the loop's overload transitions (shell/worker_load.h says why they matter). */
+static void check_load(weir_worker *w, int64_t now_us)
+{
+    weir_worker_load_change change = weir_worker_load_close_window(&w->load, now_us);
+    unsigned busy = atomic_load(&w->load.busy_permille);
+    unsigned peers = g_hash_table_size(w->peers);
+    switch (change) {
+    case WEIR_WORKER_LOAD_OVERLOADED:
+    case WEIR_WORKER_LOAD_STILL_HOT:
+        WEIR_LOG_WARN("overloaded worker=%d busy=%u.%u%% peers=%u: packets wait in socket "
+                      "buffers, latency grows and subscribers may fail ICE consent; add "
+                      "workers ([server] workers) or spread rooms over more nodes",
+                      w->index, busy / 10, busy % 10, peers);
+        break;
+    case WEIR_WORKER_LOAD_RECOVERED:
+        WEIR_LOG_INFO("recovered worker=%d busy=%u.%u%% peers=%u", w->index, busy / 10, busy % 10,
+                      peers);
+        break;
+    default:
+        break;
+    }
+}
+
 static gboolean on_stats_timer(gpointer data)
 {
     weir_worker *w = data;
     int64_t now_us = weir_clock_now_us();
+    check_load(w, now_us);
     GHashTableIter it;
     gpointer k, v;
     g_hash_table_iter_init(&it, w->peers);
@@ -396,6 +421,7 @@ static void *worker_main(void *arg)
     snprintf(name, sizeof name, "weir-media-%d", w->index);
     pthread_setname_np(pthread_self(), name);
     g_main_context_push_thread_default(w->context);
+    weir_worker_load_attach(&w->load, w->context);
     GSource *src = g_unix_fd_source_new(w->command_fd, G_IO_IN);
     g_source_set_callback(src, G_SOURCE_FUNC(on_commands), w, NULL);
     g_source_attach(src, w->context);
@@ -533,4 +559,13 @@ int weir_worker_index(const weir_worker *w)
 uint64_t weir_worker_events_dropped(const weir_worker *w)
 {
     return atomic_load(&w->events_dropped);
+}
+
+void weir_worker_load_figures(const weir_worker *w, weir_worker_load_figures_t *out)
+{
+    /* The atomics are only read here; casting away const is for C11's atomic_load prototypes. */
+    weir_worker_load *l = (weir_worker_load *)&w->load;
+    out->busy_permille = atomic_load(&l->busy_permille);
+    out->busy_us = atomic_load(&l->busy_us);
+    out->overloads = atomic_load(&l->overloads);
 }

@@ -338,4 +338,12 @@ int weir_worker_index(const weir_worker *w);
 /** Events the worker had to drop because the event ring was full. */
 uint64_t weir_worker_events_dropped(const weir_worker *w);
 
+/** A worker's loop load (shell/worker_load.h), readable from any thread. */
+typedef struct weir_worker_load_figures_t {
+    unsigned busy_permille; /* busy share of the last 500 ms window */
+    uint64_t busy_us;       /* busy time since start */
+    uint64_t overloads;     /* times the worker became overloaded */
+} weir_worker_load_figures_t;
+void weir_worker_load_figures(const weir_worker *w, weir_worker_load_figures_t *out);
+
 #endif

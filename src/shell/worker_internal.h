@@ -29,6 +29,7 @@
 #include "shell/pc.h"
 #include "shell/rtp_dump.h"
 #include "shell/worker.h"
+#include "shell/worker_load.h"
 
 /* Egress datagrams one subscriber PC queues before they go out in one send_many. */
 #define WPEER_TX_BATCH 16
@@ -74,6 +75,7 @@ struct weir_worker {
     int dc_fd;           /* eventfd: data channel associations to service (datachannel.c) */
     GSource *dc_source;
     uint32_t record_sinks; /* recorder feeds on this worker (record_sink.c) */
+    weir_worker_load load; /* busy share of the loop, overload warnings (worker_load.h) */
 };
 
 /* A track as this worker knows it: its producer (if the publisher is here) and its consumers here. */

@@ -1,5 +1,6 @@
 """HTTP beside the WebSocket: /healthz, /metrics, the front-end, 404s."""
 
+import asyncio
 import os
 
 import pytest
@@ -138,3 +139,16 @@ async def test_participants_are_placed_on_the_least_loaded_worker(weir):
     assert total == 2
     for c in clients:
         await c.close()
+
+
+async def test_worker_load_metrics_on_an_idle_server(weir):
+    """Each worker's loop reports its busy share (shell/worker_load.h): an idle server waits
+    almost all the time, has worked a little (timers), and was never overloaded."""
+    srv = weir({"server": {"workers": 2}})
+    await asyncio.sleep(1.3)  # at least two 500 ms windows closed
+    m = srv.metrics()
+    for w in ("0", "1"):
+        busy = m.value("weir_worker_busy_ratio", worker=w)
+        assert 0 <= busy < 0.5, (w, busy)
+        assert m.value("weir_worker_busy_seconds_total", worker=w) > 0, w
+        assert m.value("weir_worker_overloads_total", worker=w) == 0, w
