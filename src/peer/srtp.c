@@ -2,6 +2,8 @@
  * SRTP over libsrtp2 (see srtp.h). Two sessions per peer because libsrtp
  * allows one wildcard template per session and the two directions use
  * different master keys (RFC 5764 §4.2: client and server write keys).
+ * Outbound RTP under GCM goes to srtp_gcm_tx.c; this file decides, per
+ * SSRC, which of the two carries it.
  */
 #define WEIR_LOG_MODULE "peer.srtp"
 
@@ -13,6 +15,7 @@
 #include <srtp2/srtp.h>
 #include <string.h>
 
+#include "peer/srtp_gcm_tx.h"
 #include "weir/alloc.h"
 #include "weir/log.h"
 
@@ -21,11 +24,14 @@
 
 struct weir_srtp {
     /* owned: */
-    srtp_t tx; /* ssrc_any_outbound, local write key */
-    srtp_t rx; /* ssrc_any_inbound, remote write key */
+    srtp_t tx;                /* ssrc_any_outbound, local write key */
+    srtp_t rx;                /* ssrc_any_inbound, remote write key */
+    weir_srtp_gcm_tx *gcm_tx; /* outbound RTP under GCM; NULL: all on libsrtp */
     /* state: */
     weir_srtp_profile profile;
     int last_status;
+    /* The GCM tx table was full once: from then on libsrtp may carry some SSRCs. */
+    bool gcm_tx_spilled;
 };
 
 static const char *const status_names[] = {
@@ -138,7 +144,7 @@ static srtp_err_status_t create_session(srtp_t *out, weir_srtp_profile profile, 
 
 weir_srtp *weir_srtp_create(const weir_srtp_keys *keys, const weir_srtp_options *opts)
 {
-    weir_srtp_options o = {WEIR_SRTP_DEFAULT_WINDOW, true};
+    weir_srtp_options o = {WEIR_SRTP_DEFAULT_WINDOW, true, false};
     if (opts) {
         o = *opts;
         if (o.window_size == 0)
@@ -164,6 +170,11 @@ weir_srtp *weir_srtp_create(const weir_srtp_keys *keys, const weir_srtp_options 
                        weir_srtp_status_name((int)st));
         goto fail;
     }
+    if (keys->profile == WEIR_SRTP_PROFILE_AEAD_AES_128_GCM && o.allow_repeat_tx && !o.libsrtp_tx) {
+        s->gcm_tx = weir_srtp_gcm_tx_create(keys->local_key, keys->local_salt, o.window_size);
+        if (!s->gcm_tx)
+            goto fail;
+    }
     return s;
 fail:
     weir_srtp_destroy(s);
@@ -179,6 +190,7 @@ void weir_srtp_destroy(weir_srtp *s)
         srtp_dealloc(s->tx);
     if (s->rx)
         srtp_dealloc(s->rx);
+    weir_srtp_gcm_tx_destroy(s->gcm_tx);
     weir_free(s);
 }
 
@@ -225,8 +237,55 @@ static int run(weir_srtp *s, srtp_t session, srtp_op op, uint8_t *buf, size_t *l
     return rc;
 }
 
+/*
+ * Whether the GCM tx table takes a new SSRC. Once the table has been full,
+ * libsrtp may hold SSRCs that did not fit; such an SSRC stays there even
+ * when a slot frees up, because a fresh table entry would restart its ROC at
+ * 0: wrong for the receiver, and a reused GCM nonce.
+ */
+static bool gcm_tx_adopt(weir_srtp *s, uint32_t ssrc)
+{
+    uint32_t roc;
+    if (s->gcm_tx_spilled && srtp_get_stream_roc(s->tx, ssrc, &roc) == srtp_err_status_ok)
+        return false;
+    int rc = weir_srtp_gcm_tx_add_ssrc(s->gcm_tx, ssrc);
+    if (rc == -WEIR_EFULL && !s->gcm_tx_spilled) {
+        WEIR_LOG_WARN("gcm_tx_table_full ssrcs=%d action=further_ssrcs_use_libsrtp",
+                      WEIR_SRTP_GCM_TX_MAX_SSRCS);
+        s->gcm_tx_spilled = true;
+    }
+    return rc == 0;
+}
+
+/* The libsrtp status of the same kind, for weir_srtp_last_status(). */
+static int gcm_tx_status(int rc)
+{
+    switch (rc) {
+    case -WEIR_SRTP_EREPLAY:
+        return (int)srtp_err_status_replay_old;
+    case -WEIR_EINVAL:
+    case -WEIR_ETOOBIG:
+        return (int)srtp_err_status_bad_param;
+    default:
+        return (int)srtp_err_status_cipher_fail;
+    }
+}
+
 int weir_srtp_protect_rtp(weir_srtp *s, uint8_t *buf, size_t *len, size_t cap)
 {
+    if (s->gcm_tx) {
+        int rc = weir_srtp_gcm_tx_protect(s->gcm_tx, buf, len, cap);
+        /* ENOTFOUND comes only after the length checks: bytes 8..11 are there. */
+        if (rc == -WEIR_ENOTFOUND &&
+            gcm_tx_adopt(s, (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 |
+                                (uint32_t)buf[10] << 8 | buf[11]))
+            rc = weir_srtp_gcm_tx_protect(s->gcm_tx, buf, len, cap);
+        if (rc != -WEIR_ENOTFOUND) {
+            if (rc != 0)
+                s->last_status = gcm_tx_status(rc);
+            return rc;
+        }
+    }
     return run(s, s->tx, srtp_protect, buf, len, cap, RTP_MIN_HEADER, WEIR_SRTP_MAX_RTP_OVERHEAD);
 }
 
@@ -248,8 +307,11 @@ int weir_srtp_unprotect_rtcp(weir_srtp *s, uint8_t *buf, size_t *len)
 
 int weir_srtp_remove_ssrc(weir_srtp *s, uint32_t ssrc, bool outbound)
 {
+    bool fast = outbound && s->gcm_tx && weir_srtp_gcm_tx_remove_ssrc(s->gcm_tx, ssrc) == 0;
     /* libsrtp looks streams up by the SSRC as it sits in the packet (network order). */
     srtp_err_status_t st = srtp_remove_stream(outbound ? s->tx : s->rx, htonl(ssrc));
+    if (fast)
+        return 0;
     if (st != srtp_err_status_ok) {
         s->last_status = (int)st;
         return -WEIR_ENOTFOUND;
@@ -260,6 +322,11 @@ int weir_srtp_remove_ssrc(weir_srtp *s, uint32_t ssrc, bool outbound)
 weir_srtp_profile weir_srtp_get_profile(const weir_srtp *s)
 {
     return s->profile;
+}
+
+size_t weir_srtp_gcm_tx_ssrcs(const weir_srtp *s)
+{
+    return s->gcm_tx ? weir_srtp_gcm_tx_ssrc_count(s->gcm_tx) : 0;
 }
 
 int weir_srtp_last_status(const weir_srtp *s)

@@ -1,5 +1,6 @@
 /**
- * SRTP/SRTCP protection for one peer connection, over libsrtp2.
+ * SRTP/SRTCP protection for one peer connection, over libsrtp2 except for
+ * outbound RTP with AEAD_AES_128_GCM.
  *
  * A weir_srtp holds two libsrtp sessions: one keyed with the local write key
  * for everything we send (ssrc_any_outbound) and one keyed with the remote
@@ -7,6 +8,20 @@
  * registration: libsrtp clones a per-SSRC stream from the template the first
  * time an SSRC authenticates. Keys come from the DTLS-SRTP exporter
  * (RFC 5764 §4.2, see dtls.h).
+ *
+ * Outbound RTP under the GCM profile goes through srtp_gcm_tx.c (OpenSSL
+ * EVP, one cipher context keyed once) instead: the SFU encrypts every
+ * forwarded packet once per subscriber, and Debian's libsrtp2 runs GCM on
+ * NSS, which builds a PK11 context with mutexes per packet (~20 % of a core
+ * in NSS plus ~6 % in libsrtp at 100 subscribers in the load benchmark;
+ * benchmarks/bench_srtp measures the two paths side by side). Its output is
+ * byte-identical to libsrtp's. It covers at most WEIR_SRTP_GCM_TX_MAX_SSRCS
+ * outbound SSRCs at a time; SSRCs beyond that (logged once) and SSRCs that
+ * libsrtp already carries stay on libsrtp, so no SSRC changes path while
+ * it has state. RTCP (both ways), inbound RTP and the AES_CM profile stay
+ * on libsrtp2: they are not multiplied by the subscriber count, and
+ * dtls.c prefers GCM, so AES_CM is only for peers that lack it.
+ * weir_srtp_options.libsrtp_tx forces libsrtp for everything, to compare.
  *
  * All operations work in place on the caller's buffer. Protecting grows the
  * packet, so the buffer must have tail room: WEIR_SRTP_MAX_RTP_OVERHEAD bytes
@@ -75,6 +90,13 @@ typedef struct weir_srtp_options {
      * reuse the keystream for a repeated index.
      */
     bool allow_repeat_tx;
+    /*
+     * true: outbound RTP goes through libsrtp even under GCM (tests and
+     * benchmarks compare both paths in one process). Without
+     * allow_repeat_tx it does anyway: refusing a repeated index needs
+     * libsrtp's replay bitmap, which the OpenSSL path does not keep.
+     */
+    bool libsrtp_tx;
 } weir_srtp_options;
 
 typedef struct weir_srtp weir_srtp;
@@ -94,18 +116,20 @@ const char *weir_srtp_profile_name(weir_srtp_profile profile);
 
 /**
  * Creates the two sessions. keys is copied (the caller may wipe it); opts
- * may be NULL for {WEIR_SRTP_DEFAULT_WINDOW, allow_repeat_tx = true}.
+ * may be NULL for {WEIR_SRTP_DEFAULT_WINDOW, allow_repeat_tx = true,
+ * libsrtp_tx = false}.
  * Returns NULL on an unsupported profile, wrong key/salt lengths, a bad
  * window or a libsrtp failure (logged).
  */
 weir_srtp *weir_srtp_create(const weir_srtp_keys *keys, const weir_srtp_options *opts);
-/** Frees both sessions and wipes the keys. NULL is a no-op. */
+/** Frees both sessions (and the GCM tx cipher) and wipes the keys. NULL is a no-op. */
 void weir_srtp_destroy(weir_srtp *s);
 
 /**
  * Protects the RTP packet buf[0..*len) in place; cap is the buffer size and
  * must be >= *len + WEIR_SRTP_MAX_RTP_OVERHEAD. On success *len grows by the
- * tag length.
+ * tag length. A seq at least the replay window behind the SSRC's highest
+ * sent is refused (-WEIR_SRTP_EREPLAY) on both paths.
  */
 int weir_srtp_protect_rtp(weir_srtp *s, uint8_t *buf, size_t *len, size_t cap);
 /** Verifies and decrypts the SRTP packet buf[0..*len) in place; *len shrinks on success. */
@@ -118,12 +142,23 @@ int weir_srtp_unprotect_rtcp(weir_srtp *s, uint8_t *buf, size_t *len);
  * Forgets the per-SSRC state (rollover counter, replay window) of an SSRC
  * in one direction (outbound = true for ours), e.g. when a track ends, so
  * that memory does not grow with SSRCs seen. A later packet on that SSRC
- * starts a fresh stream from the template. Returns 0 or -WEIR_ENOTFOUND.
+ * starts a fresh stream from the template. Outbound, this clears the SSRC
+ * from both the GCM tx table and libsrtp. Returns 0 or -WEIR_ENOTFOUND.
  */
 int weir_srtp_remove_ssrc(weir_srtp *s, uint32_t ssrc, bool outbound);
 
 weir_srtp_profile weir_srtp_get_profile(const weir_srtp *s);
-/** The libsrtp status (srtp_err_status_t) of the last failed call; 0 if none. */
+/**
+ * Outbound SSRCs the OpenSSL GCM path carries now (0 when it is off: AES_CM,
+ * libsrtp_tx, or no allow_repeat_tx); the rest of the outbound SSRCs are on
+ * libsrtp. For tests and metrics.
+ */
+size_t weir_srtp_gcm_tx_ssrcs(const weir_srtp *s);
+/**
+ * The libsrtp status (srtp_err_status_t) of the last failed call; 0 if
+ * none. A failure on the GCM tx path reports the libsrtp status of the same
+ * kind (bad_param, replay_old, cipher_fail).
+ */
 int weir_srtp_last_status(const weir_srtp *s);
 /** Name of a libsrtp status, e.g. "auth_fail", for debug lines. */
 const char *weir_srtp_status_name(int status);
