@@ -14,6 +14,7 @@
 #
 # Environment:
 #   WEIR_TEST_QUICK=1     only deps, format and debug (for quick local runs)
+#   WEIR_FUZZ_JOBS=N      fuzz targets run at once (default: the number of cores)
 #   WEIR_FUZZ_SECONDS=N   seconds per fuzz target (default 15; 0 = replay the
 #                         seed corpus only)
 #
@@ -231,13 +232,27 @@ stage_fuzz() {
         record fuzz fail count "0,1,0" "no fuzz_* executables under $dir/tests (is CC clang?)"
         return 0
     fi
-    banner fuzz "running ${#targets[@]} targets"
-    for exe in "${targets[@]}"; do
-        if fuzz_one "$exe"; then
+    # libFuzzer runs on one core: run as many targets at once as there are cores (CI has 2),
+    # each into its own log, then report them in order.
+    local jobs=${WEIR_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)} i
+    [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || jobs=1
+    banner fuzz "running ${#targets[@]} targets, $jobs at a time"
+    for i in "${!targets[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+        (
+            rc=0
+            fuzz_one "${targets[i]}" >"$tmp/fuzz-out-$i" 2>&1 || rc=$?
+            echo "$rc" >"$tmp/fuzz-rc-$i"
+        ) &
+    done
+    wait
+    for i in "${!targets[@]}"; do
+        cat "$tmp/fuzz-out-$i" 2>/dev/null
+        if [ "$(cat "$tmp/fuzz-rc-$i" 2>/dev/null)" = 0 ]; then
             passed=$((passed + 1))
         else
             failed=$((failed + 1))
-            failures+=("$(basename "$exe")")
+            failures+=("$(basename "${targets[i]}")")
         fi
     done
     if [ "$failed" -eq 0 ]; then
