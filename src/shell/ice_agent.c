@@ -5,16 +5,43 @@
  *
  * Every user callback goes through CALL_USER() so that a destroy from
  * inside one is recognised and deferred (libnice is still on the stack).
+ *
+ * Direct egress. Sending through libnice (nice_agent_send_messages_
+ * nonblocking: agent lock, GOutputVectors, g_socket_send_messages) costs a
+ * full kernel UDP send per datagram; with 100 subscribers that path was the
+ * largest cost of forwarding. So once a UDP pair is selected and the
+ * component is CONNECTED or READY, send_many writes the batch itself on the
+ * selected pair's local socket (nice_agent_get_selected_socket, its fd) to
+ * the selected remote address, through shell/udp_egress.c (UDP GSO: one
+ * kernel send per run of equal-size datagrams). What keeps that safe:
+ *  - libnice still owns the socket: it receives on it, answers and sends
+ *    STUN, runs consent freshness. We only add sendmsg calls; UDP datagrams
+ *    from two writers never interleave, and both run on this thread anyway.
+ *  - we hold a reference on the GSocket while its fd is cached and check
+ *    g_socket_is_closed() before each batch, so a socket libnice closed is
+ *    never written to (nor an fd number reused by something else).
+ *  - RFC 7675: libnice refuses to send once consent is lost (timeout, or a
+ *    403 to a consent check), and in both cases (agent.c/conncheck.c of
+ *    0.1.21) it signals component state FAILED, emitted as it releases its
+ *    lock, before control is back with us. FAILED, or any state but
+ *    CONNECTED/READY, drops the cached socket; consent_lost keeps it
+ *    dropped until libnice selects a new pair (consent is per pair and a
+ *    new pair starts with it).
+ *  - anything else (no pair yet, a relayed or TCP pair: the call returns
+ *    NULL, an ICE restart in progress, a closed socket) goes through
+ *    libnice as before, with the same return values and stats.
  */
 #define WEIR_LOG_MODULE "shell.ice"
 #include "shell/ice_agent.h"
 
 #include <errno.h>
 #include <gio/gio.h>
+#include <netinet/in.h>
 #include <nice/nice.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "shell/udp_egress.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
 #include "weir/log.h"
@@ -53,6 +80,13 @@ struct weir_ice_agent {
     int depth; /* user callbacks on the stack */
     bool dead;
     weir_ice_stats stats;
+    /* direct egress (file comment): tx_sock NULL = send through libnice */
+    GSocket *tx_sock; /* referenced */
+    int tx_fd;
+    struct sockaddr_storage tx_dst;
+    socklen_t tx_dst_len;
+    bool consent_lost; /* FAILED since the last selected pair */
+    weir_udp_egress egress;
 };
 
 const char *weir_ice_state_name(weir_ice_state state)
@@ -270,6 +304,66 @@ static void drop_source(GSource **src)
     }
 }
 
+/* ---- direct egress ---------------------------------------------------- */
+
+static void egress_release(weir_ice_agent *a)
+{
+    if (a->tx_sock) {
+        WEIR_LOG_DEBUG("egress %s path=libnice", a->tag);
+        g_object_unref(a->tx_sock);
+        a->tx_sock = NULL;
+    }
+    a->tx_fd = -1;
+}
+
+/* The selected pair's UDP socket (referenced) when the direct path may be
+ * used now, with the remote address in *dst; NULL otherwise. */
+static GSocket *egress_lookup(weir_ice_agent *a, struct sockaddr_storage *dst, socklen_t *dst_len)
+{
+    bool up = a->nice_state == NICE_COMPONENT_STATE_CONNECTED ||
+              a->nice_state == NICE_COMPONENT_STATE_READY;
+    if (a->dead || a->consent_lost || !up)
+        return NULL;
+    NiceCandidate *local = NULL, *remote = NULL;
+    if (!nice_agent_get_selected_pair(a->nice, a->stream_id, COMPONENT, &local, &remote))
+        return NULL;
+    /* NULL for relayed and TCP pairs: those need libnice's framing. */
+    GSocket *sock = nice_agent_get_selected_socket(a->nice, a->stream_id, COMPONENT);
+    if (!sock)
+        return NULL;
+    int family = nice_address_ip_version(&remote->addr) == 6 ? AF_INET6 : AF_INET;
+    if (g_socket_is_closed(sock) || g_socket_get_socket_type(sock) != G_SOCKET_TYPE_DATAGRAM ||
+        (int)g_socket_get_family(sock) != family) {
+        g_object_unref(sock);
+        return NULL;
+    }
+    memset(dst, 0, sizeof *dst);
+    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)dst);
+    *dst_len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    return sock;
+}
+
+/* Re-reads the selected pair's socket after a pair or state change. */
+static void egress_refresh(weir_ice_agent *a)
+{
+    struct sockaddr_storage dst;
+    socklen_t dst_len = 0;
+    GSocket *sock = egress_lookup(a, &dst, &dst_len);
+    if (!sock) {
+        egress_release(a);
+        return;
+    }
+    bool was_direct = a->tx_sock != NULL;
+    if (a->tx_sock)
+        g_object_unref(a->tx_sock);
+    a->tx_sock = sock;
+    a->tx_fd = g_socket_get_fd(sock);
+    a->tx_dst = dst;
+    a->tx_dst_len = dst_len;
+    if (!was_direct)
+        WEIR_LOG_DEBUG("egress %s path=direct fd=%d gso=%d", a->tag, a->tx_fd, a->egress.gso);
+}
+
 /* ---- libnice signals -------------------------------------------------- */
 
 static void on_component_state(NiceAgent *nice G_GNUC_UNUSED, guint stream_id G_GNUC_UNUSED,
@@ -280,8 +374,11 @@ static void on_component_state(NiceAgent *nice G_GNUC_UNUSED, guint stream_id G_
     if (state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) {
         a->ever_connected = true;
         watchdog_arm(a); /* a check just succeeded: the peer is alive */
-    } else if (state == NICE_COMPONENT_STATE_FAILED)
+    } else if (state == NICE_COMPONENT_STATE_FAILED) {
         drop_source(&a->watchdog);
+        a->consent_lost = true; /* or never had a pair: either way, no bypass */
+    }
+    egress_refresh(a);
     weir_ice_state to = map_state((NiceComponentState)state);
     if (a->silent && to == WEIR_ICE_CHECKING)
         return; /* a restart while silent stays DISCONNECTED until the peer answers */
@@ -317,6 +414,10 @@ static void on_selected_pair(NiceAgent *nice G_GNUC_UNUSED, guint stream_id G_GN
     format_addr(&remote->addr, r, sizeof r);
     WEIR_LOG_INFO("selected_pair %s local=%s/%s remote=%s/%s", a->tag, l,
                   cand_type_name(local->type), r, cand_type_name(remote->type));
+    /* A new pair (first one, renomination, after a restart) starts with
+     * consent; the direct path follows it once the state allows. */
+    a->consent_lost = false;
+    egress_refresh(a);
 }
 
 static void on_recv(NiceAgent *nice G_GNUC_UNUSED, guint stream_id G_GNUC_UNUSED,
@@ -383,6 +484,8 @@ weir_ice_agent *weir_ice_agent_create(GMainContext *ctx, const weir_ice_config *
     a->consent_timeout_s = cfg->consent_timeout_s;
     a->reported = WEIR_ICE_NEW;
     a->nice_state = NICE_COMPONENT_STATE_DISCONNECTED;
+    a->tx_fd = -1;
+    weir_udp_egress_init(&a->egress, true);
     if (cfg->announced_ip && *cfg->announced_ip) {
         nice_address_set_from_string(&a->announced, cfg->announced_ip);
         a->has_announced = true;
@@ -415,11 +518,27 @@ fail:
     return NULL;
 }
 
+static void log_egress(const weir_ice_agent *a)
+{
+    const weir_udp_egress_stats *st = &a->egress.stats;
+    if (st->syscalls == 0)
+        return;
+    WEIR_LOG_INFO("egress_stats %s datagrams=%llu bytes=%llu syscalls=%llu gso_runs=%llu "
+                  "gso_segments=%llu dropped=%llu eagain=%llu errors=%llu gso=%s",
+                  a->tag, (unsigned long long)st->datagrams, (unsigned long long)st->bytes,
+                  (unsigned long long)st->syscalls, (unsigned long long)st->gso_runs,
+                  (unsigned long long)st->gso_segments, (unsigned long long)st->dropped,
+                  (unsigned long long)st->eagain, (unsigned long long)st->errors,
+                  a->egress.gso ? "on" : "off");
+}
+
 static void free_agent(weir_ice_agent *a)
 {
     drop_source(&a->watchdog);
     drop_source(&a->reemit);
     drop_source(&a->reaper);
+    log_egress(a);
+    egress_release(a); /* before the agent that owns the socket goes */
     if (a->nice) {
         g_signal_handlers_disconnect_by_data(a->nice, a);
         if (a->stream_id)
@@ -685,12 +804,21 @@ static int send_error(GError *err)
     return rc;
 }
 
-int weir_ice_agent_send_many(weir_ice_agent *a, const uint8_t *const *bufs, const size_t *lens,
-                             size_t n)
+/* The batch on the cached socket; same return values and stats as libnice's. */
+static int send_direct(weir_ice_agent *a, const uint8_t *const *bufs, const size_t *lens, size_t n)
 {
-    /* Before the first pair libnice would allocate a GError per refusal. */
-    if (a->dead || !a->ever_connected)
-        return -ENOTCONN;
+    int rc = weir_udp_egress_send(&a->egress, a->tx_fd, (const struct sockaddr *)&a->tx_dst,
+                                  a->tx_dst_len, bufs, lens, n);
+    size_t sent = rc > 0 ? (size_t)rc : 0;
+    for (size_t i = 0; i < sent; i++)
+        a->stats.tx_bytes += lens[i];
+    a->stats.tx_packets += sent;
+    a->stats.tx_dropped += n - sent;
+    return rc;
+}
+
+static int send_nice(weir_ice_agent *a, const uint8_t *const *bufs, const size_t *lens, size_t n)
+{
     GOutputVector vec[SEND_CHUNK];
     NiceOutputMessage msg[SEND_CHUNK];
     size_t done = 0;
@@ -720,6 +848,20 @@ int weir_ice_agent_send_many(weir_ice_agent *a, const uint8_t *const *bufs, cons
         }
     }
     return (int)done;
+}
+
+int weir_ice_agent_send_many(weir_ice_agent *a, const uint8_t *const *bufs, const size_t *lens,
+                             size_t n)
+{
+    /* Before the first pair libnice would allocate a GError per refusal. */
+    if (a->dead || !a->ever_connected)
+        return -ENOTCONN;
+    if (a->tx_sock) {
+        if (G_LIKELY(!g_socket_is_closed(a->tx_sock)))
+            return send_direct(a, bufs, lens, n);
+        egress_release(a); /* libnice closed it: let libnice decide */
+    }
+    return send_nice(a, bufs, lens, n);
 }
 
 int weir_ice_agent_send(weir_ice_agent *a, const uint8_t *buf, size_t len)
@@ -785,4 +927,8 @@ int weir_ice_agent_selected_pair(const weir_ice_agent *a, weir_ice_pair *out)
 void weir_ice_agent_stats(const weir_ice_agent *a, weir_ice_stats *out)
 {
     *out = a->stats;
+    out->tx_direct_packets = a->egress.stats.datagrams;
+    out->tx_syscalls_direct = a->egress.stats.syscalls;
+    out->tx_gso_runs = a->egress.stats.gso_runs;
+    out->tx_gso_segments = a->egress.stats.gso_segments;
 }

@@ -91,6 +91,13 @@ typedef struct weir_ice_stats {
     uint64_t tx_packets;
     uint64_t tx_bytes;
     uint64_t tx_dropped; /* refused by libnice or the socket */
+    /* Of tx_packets, those written straight on the selected socket (see
+     * ice_agent.c, direct egress), the sendmmsg calls that took, and the
+     * UDP GSO runs among them with the datagrams they carried. */
+    uint64_t tx_direct_packets;
+    uint64_t tx_syscalls_direct;
+    uint64_t tx_gso_runs;
+    uint64_t tx_gso_segments;
 } weir_ice_stats;
 
 /**
@@ -159,8 +166,9 @@ void weir_ice_agent_end_of_candidates(weir_ice_agent *a);
 int weir_ice_agent_send(weir_ice_agent *a, const uint8_t *buf, size_t len);
 
 /**
- * Sends n datagrams in as few system calls as libnice allows (sendmmsg on a
- * UDP pair). Returns how many were sent from the front (the rest counted as
+ * Sends n datagrams in as few system calls as possible: on a connected UDP
+ * pair straight on the selected socket with UDP GSO (shell/udp_egress.h),
+ * otherwise through libnice (sendmmsg). Returns how many were sent from the front (the rest counted as
  * dropped), or the error of the first one as weir_ice_agent_send().
  */
 int weir_ice_agent_send_many(weir_ice_agent *a, const uint8_t *const *bufs, const size_t *lens,

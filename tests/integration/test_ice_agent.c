@@ -784,3 +784,32 @@ Test(ice_agent, runs_in_a_worker_threads_own_context)
     cr_expect(r.default_context_untouched);
     cr_expect(r.released, "the worker context outlived the agents");
 }
+
+/* RFC 7675: once consent is lost, nothing leaves on the direct (udp_egress) path either. */
+static bool a_failed(harness *h)
+{
+    return h->a.state == WEIR_ICE_FAILED;
+}
+
+Test(ice_agent, consent_loss_stops_direct_sends, .timeout = 90)
+{
+    harness h;
+    harness_init(&h, NULL);
+    connect_pair(&h);
+    exchange_datagrams(&h);
+    weir_ice_stats before;
+    weir_ice_agent_stats(h.a.agent, &before);
+    cr_assert_gt(before.tx_direct_packets, 0, "direct path used while connected");
+    weir_ice_agent_destroy(h.b.agent);
+    h.b.agent = NULL;
+    cr_assert(run_until(&h, a_failed, 60000), "a state %s", weir_ice_state_name(h.a.state));
+    uint8_t buf[256];
+    size_t len = payload(7, buf);
+    cr_assert_eq(weir_ice_agent_send(h.a.agent, buf, len), -EACCES);
+    weir_ice_stats after;
+    weir_ice_agent_stats(h.a.agent, &after);
+    cr_assert_eq(after.tx_direct_packets, before.tx_direct_packets,
+                 "nothing sent after consent loss");
+    cr_assert_eq(after.tx_dropped, before.tx_dropped + 1);
+    FINISH(&h);
+}
