@@ -266,7 +266,11 @@ static const struct lws_protocols protocols[] = {
         .name = "weir-v1",
         .callback = callback,
         .per_session_data_size = sizeof(conn),
-        .rx_buffer_size = 16 * 1024,
+        /* lws allocates this per WebSocket connection. Signalling messages
+         * are small except SDP, and session.c reassembles frames lws hands
+         * over in pieces (lws_remaining_packet_payload), so 4 KiB costs no
+         * feature; 16 KiB was ~12 KiB per participant for nothing. */
+        .rx_buffer_size = 4 * 1024,
     },
     {0},
 };

@@ -78,9 +78,12 @@ typedef struct weir_participant_media {
     char pub_remote_ufrag[WEIR_NEGOTIATE_ICE_MAX + 1]; /* an offer with another one restarts ICE */
     uint64_t pub_session_id;
     uint64_t pub_version;
-    /* subscriber PC: */
-    weir_sub_line lines[WEIR_MEDIA_MAX_LINES];
+    /* subscriber PC: m-lines only ever get added (a removed track's line stays,
+     * inactive). Grown by weir_media_add_line up to WEIR_MEDIA_MAX_LINES: a
+     * fixed array was 31 KiB per participant for the usual 2-6 lines. */
+    weir_sub_line *lines;
     size_t n_lines;
+    size_t lines_cap;
     unsigned next_mid;
     bool sub_started;
     char sub_ufrag[16];
@@ -109,6 +112,9 @@ typedef struct weir_participant_media {
 void weir_media_participant_init(weir_control *ctl, weir_participant *p);
 /** Unpublishes p's tracks (others are told and re-offered), drops its routes, frees. */
 void weir_media_participant_gone(weir_control *ctl, weir_participant *p);
+/** A new zeroed m-line at the end of pm->lines (earlier line pointers are
+ * invalidated), or NULL when WEIR_MEDIA_MAX_LINES are in use. */
+weir_sub_line *weir_media_add_line(weir_participant_media *pm);
 
 /**
  * Registers the tracks of an answered publish (desc) and fills

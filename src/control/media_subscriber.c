@@ -100,11 +100,12 @@ static bool update_lines(weir_control *ctl, weir_participant *p)
             const weir_track *t = q->media->tracks[k];
             if (!wants(p, t) || line_of(pm, t->handle))
                 continue;
-            if (pm->n_lines == WEIR_MEDIA_MAX_LINES) {
+            weir_sub_line *l = weir_media_add_line(pm);
+            if (!l) {
                 WEIR_LOG_WARN("subscriber_lines_full participant=%s", p->id);
                 return changed;
             }
-            fill_line(ctl, pm, &pm->lines[pm->n_lines++], t);
+            fill_line(ctl, pm, l, t);
             changed = true;
         }
     }

@@ -37,6 +37,22 @@ void weir_media_participant_init(weir_control *ctl, weir_participant *p)
     p->media->sub_state = "new";
 }
 
+weir_sub_line *weir_media_add_line(weir_participant_media *pm)
+{
+    if (pm->n_lines == WEIR_MEDIA_MAX_LINES)
+        return NULL;
+    if (pm->n_lines == pm->lines_cap) {
+        size_t cap = pm->lines_cap ? 2 * pm->lines_cap : 4;
+        if (cap > WEIR_MEDIA_MAX_LINES)
+            cap = WEIR_MEDIA_MAX_LINES;
+        pm->lines = weir_realloc(pm->lines, cap * sizeof *pm->lines);
+        pm->lines_cap = cap;
+    }
+    weir_sub_line *l = &pm->lines[pm->n_lines++];
+    memset(l, 0, sizeof *l);
+    return l;
+}
+
 static json_t *track_json(const weir_track *t)
 {
     json_t *rids = json_array();
@@ -321,6 +337,7 @@ void weir_media_participant_gone(weir_control *ctl, weir_participant *p)
         weir_media_refresh_room(ctl, room, p);
         rank_speakers(room);
     }
+    weir_free(pm->lines);
     weir_free(pm);
     p->media = NULL;
 }

@@ -215,12 +215,13 @@ static void finish_message(weir_session *s, int64_t now_us)
     }
     s->rx_len = 0;
     s->rx_overflow = false;
-    if (s->rx_cap > 64 * 1024) {
-        /* Give back the memory of an occasional large message. */
-        weir_free(s->rx);
-        s->rx = NULL;
-        s->rx_cap = 0;
-    }
+    /* Give the buffer back after every message: sessions idle between rare
+     * signalling messages (one allocation each is nothing next to parsing
+     * the JSON), and thousands of idle sessions would otherwise each keep
+     * the size of their largest message (an SDP: 2-8 KiB). */
+    weir_free(s->rx);
+    s->rx = NULL;
+    s->rx_cap = 0;
 }
 
 void weir_session_on_receive(weir_session *s, const void *in, size_t len, bool final, bool binary,

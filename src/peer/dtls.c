@@ -30,6 +30,9 @@
 /* OpenSSL treats a timer within 15 ms of expiry as expired; shorter RTOs would spin. */
 #define MIN_RTO_US 50000
 #define EVENT_QUEUE_LEN 4
+/* Application-data queue: first allocation, and what is kept once drained. */
+#define RX_MIN_CAP 2048
+#define RX_KEEP_CAP (2 * WEIR_DTLS_MAX_WRITE)
 /* RFC 5764 §4.2 */
 #define EXPORTER_LABEL "EXTRACTOR-dtls_srtp"
 
@@ -81,6 +84,8 @@ struct weir_dtls {
     weir_dtls_event events[EVENT_QUEUE_LEN];
     unsigned int ev_head, ev_count;
     uint64_t dropped_bytes;
+    bool app_data;         /* application data passed: keep the record buffers */
+    bool buffers_released; /* SSL_free_buffers done, SSL_alloc_buffers before the next use */
 };
 
 static const char *const state_names[] = {
@@ -415,11 +420,20 @@ static void drive_handshake(weir_dtls *d)
     fail_from_openssl(d, "handshake");
 }
 
-static void reserve_rx(weir_dtls *d)
+/*
+ * Room for n more plaintext bytes and one more item. The buffer is sized to
+ * what is queued (doubling from RX_MIN_CAP), not to WEIR_DTLS_MAX_WRITE up
+ * front: most peers (every subscriber PC without a data channel) never
+ * receive application data and should not carry 16 KiB for it.
+ */
+static void reserve_rx(weir_dtls *d, size_t n)
 {
-    size_t need = d->rx_used + WEIR_DTLS_MAX_WRITE;
+    size_t need = d->rx_used + n;
     if (need > d->rx_cap) {
-        d->rx_cap = need;
+        size_t cap = d->rx_cap ? d->rx_cap : RX_MIN_CAP;
+        while (cap < need)
+            cap *= 2;
+        d->rx_cap = cap;
         d->rx_buf = weir_realloc(d->rx_buf, d->rx_cap);
     }
     if (d->rx_count == d->rx_items_cap) {
@@ -428,14 +442,27 @@ static void reserve_rx(weir_dtls *d)
     }
 }
 
-static void queue_rx(weir_dtls *d, size_t n)
+/* Gives back a queue that a burst grew, once the application drained it. */
+static void trim_rx(weir_dtls *d)
+{
+    if (d->rx_count != 0 || d->rx_cap <= RX_KEEP_CAP)
+        return;
+    weir_free(d->rx_buf);
+    d->rx_buf = NULL;
+    d->rx_cap = 0;
+}
+
+static void queue_rx(weir_dtls *d, const uint8_t *buf, size_t n)
 {
     if (d->rx_used + n > WEIR_DTLS_MAX_QUEUED_DATA) {
         d->dropped_bytes += n;
         return;
     }
+    reserve_rx(d, n);
+    memcpy(d->rx_buf + d->rx_used, buf, n);
     d->rx_items[d->rx_count++] = (struct rx_item){d->rx_used, n};
     d->rx_used += n;
+    d->app_data = true;
 }
 
 static void on_peer_close(weir_dtls *d)
@@ -449,13 +476,16 @@ static void on_peer_close(weir_dtls *d)
 
 static void read_app_data(weir_dtls *d)
 {
+    /* Records land on the stack first and are copied into the queue only when
+     * there are any (one copy per data-channel record, never on the RTP path). */
+    uint8_t rec[WEIR_DTLS_MAX_WRITE];
+    trim_rx(d);
     while (d->state == WEIR_DTLS_STATE_CONNECTED || d->state == WEIR_DTLS_STATE_AWAIT_FINGERPRINT) {
-        reserve_rx(d);
         ERR_clear_error();
         /* DTLS hands out one record per SSL_read when the buffer can hold it. */
-        int n = SSL_read(d->ssl, d->rx_buf + d->rx_used, WEIR_DTLS_MAX_WRITE);
+        int n = SSL_read(d->ssl, rec, (int)sizeof rec);
         if (n > 0) {
-            queue_rx(d, (size_t)n);
+            queue_rx(d, rec, (size_t)n);
             continue;
         }
         int err = SSL_get_error(d->ssl, n);
@@ -469,6 +499,47 @@ static void read_app_data(weir_dtls *d)
             fail_from_openssl(d, "read");
         return;
     }
+}
+
+/*
+ * OpenSSL's record buffers (~17 KiB to read, ~17 KiB to write) live as long
+ * as the SSL. SSL_MODE_RELEASE_BUFFERS does not release them for DTLS in
+ * OpenSSL 3.0 (measured with heaptrack), and most connected sessions are
+ * idle: a subscriber PC without a data channel only ever sees the odd
+ * retransmitted flight or close_notify after the handshake. So a CONNECTED
+ * session that has carried no application data hands them back after each
+ * call, and gets them again before the next call that may read or write a
+ * record (the DTLS write path in OpenSSL 3.0 does not re-create a freed
+ * write buffer by itself). Once application data passes (a data channel),
+ * the buffers stay, so SCTP traffic pays nothing per record.
+ */
+static bool wake_buffers(weir_dtls *d)
+{
+    if (!d->buffers_released)
+        return true;
+    if (SSL_alloc_buffers(d->ssl) != 1) {
+        ERR_clear_error();
+        return false;
+    }
+    d->buffers_released = false;
+    return true;
+}
+
+/* wake_buffers for a call that cannot go on without them. */
+static bool need_buffers(weir_dtls *d)
+{
+    if (wake_buffers(d))
+        return true;
+    fail(d, WEIR_DTLS_REASON_PROTOCOL, "record buffers: out of memory");
+    return false;
+}
+
+static void idle_buffers(weir_dtls *d)
+{
+    if (d->state != WEIR_DTLS_STATE_CONNECTED || d->app_data || d->buffers_released)
+        return;
+    /* refused (returns 0) while a record is partly read or written: try next time */
+    d->buffers_released = SSL_free_buffers(d->ssl) == 1;
 }
 
 static void update_deadline(weir_dtls *d)
@@ -593,6 +664,8 @@ int weir_dtls_handle_datagram(weir_dtls *d, int64_t now_us, const uint8_t *buf, 
         return 0;
     if (d->state == WEIR_DTLS_STATE_NEW)
         weir_dtls_start(d, now_us);
+    if (!need_buffers(d))
+        return 0;
     if (BIO_write(d->rbio, buf, (int)len) != (int)len)
         return -WEIR_EIO;
     if (d->state == WEIR_DTLS_STATE_HANDSHAKING)
@@ -601,6 +674,7 @@ int weir_dtls_handle_datagram(weir_dtls *d, int64_t now_us, const uint8_t *buf, 
     /* Whatever OpenSSL left unread belongs to this datagram only. */
     (void)BIO_reset(d->rbio);
     update_deadline(d);
+    idle_buffers(d);
     return 0;
 }
 
@@ -609,12 +683,13 @@ int weir_dtls_handle_timeout(weir_dtls *d, int64_t now_us)
     advance_clock(d, now_us);
     if (is_terminal(d) || d->state == WEIR_DTLS_STATE_NEW)
         return 0;
-    if (d->now_us >= d->deadline_us) {
+    if (d->now_us >= d->deadline_us && need_buffers(d)) {
         ERR_clear_error();
         /* 0: OpenSSL's own (wall-clock) timer has not expired yet; we re-arm below. */
         if (DTLSv1_handle_timeout(d->ssl) < 0)
             fail_from_openssl(d, "retransmission");
         ERR_clear_error();
+        idle_buffers(d);
     }
     update_deadline(d);
     return 0;
@@ -693,6 +768,9 @@ int weir_dtls_write(weir_dtls *d, int64_t now_us, const uint8_t *buf, size_t len
     if (len > WEIR_DTLS_MAX_WRITE)
         return -WEIR_ETOOBIG;
     advance_clock(d, now_us);
+    if (!need_buffers(d))
+        return -WEIR_EIO;
+    d->app_data = true;
     ERR_clear_error();
     int n = SSL_write(d->ssl, buf, (int)len);
     if (n == (int)len)
@@ -706,7 +784,7 @@ int weir_dtls_close(weir_dtls *d, int64_t now_us)
     if (is_terminal(d))
         return 0;
     advance_clock(d, now_us);
-    if (SSL_is_init_finished(d->ssl)) {
+    if (SSL_is_init_finished(d->ssl) && wake_buffers(d)) {
         ERR_clear_error();
         SSL_shutdown(d->ssl); /* queues close_notify; we do not wait for the answer */
         ERR_clear_error();

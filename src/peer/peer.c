@@ -13,6 +13,18 @@
 
 #define WEIR_LOG_MODULE "peer"
 
+/* First sizes of the event and RTCP rings (they double up to the _SLOTS maxima). */
+#define EVENT_RING_FIRST 4
+#define TX_RING_FIRST 2
+/* Doubling must land exactly on the maxima (tx_len is a full-size array). */
+#define IS_POW2(x) ((x) > 0 && ((x) & ((x)-1)) == 0)
+_Static_assert(IS_POW2(WEIR_PEER_EVENT_SLOTS) && IS_POW2(EVENT_RING_FIRST) &&
+                   EVENT_RING_FIRST <= WEIR_PEER_EVENT_SLOTS,
+               "event ring sizes");
+_Static_assert(IS_POW2(WEIR_PEER_RTCP_SLOTS) && IS_POW2(TX_RING_FIRST) &&
+                   TX_RING_FIRST <= WEIR_PEER_RTCP_SLOTS,
+               "RTCP ring sizes");
+
 static const char *const drop_names[WEIR_PEER_DROP_COUNT] = {
     [WEIR_PEER_DROP_STUN] = "stun",
     [WEIR_PEER_DROP_NOT_RTP] = "not_rtp",
@@ -67,13 +79,33 @@ static void set_state(weir_peer *p, peer_state to, const char *reason)
     p->state = to;
 }
 
+/*
+ * Doubles a full ring of *cap elements of size elem (NULL, 0: allocates
+ * `first`). The ring is full, so its entries run head..cap-1 then 0..head-1;
+ * moving the wrapped part to cap.. keeps them in order from head.
+ */
+static void *ring_grow(void *ring, uint32_t *cap, uint32_t head, size_t elem, uint32_t first)
+{
+    if (*cap == 0) {
+        *cap = first;
+        return weir_calloc(first, elem);
+    }
+    uint8_t *r = weir_realloc(ring, (size_t)*cap * 2 * elem);
+    memcpy(r + (size_t)*cap * elem, r, (size_t)head * elem);
+    *cap *= 2;
+    return r;
+}
+
 weir_peer_event *peer_event_push(weir_peer *p, weir_peer_event_type type)
 {
     if (p->ev_count == WEIR_PEER_EVENT_SLOTS) {
         p->stats.events_dropped++;
         return NULL;
     }
-    weir_peer_event *ev = &p->events[(p->ev_head + p->ev_count) % WEIR_PEER_EVENT_SLOTS];
+    if (p->ev_count == p->ev_cap)
+        p->events =
+            ring_grow(p->events, &p->ev_cap, p->ev_head, sizeof *p->events, EVENT_RING_FIRST);
+    weir_peer_event *ev = &p->events[(p->ev_head + p->ev_count) % p->ev_cap];
     p->ev_count++;
     memset(ev, 0, sizeof *ev);
     ev->type = type;
@@ -131,6 +163,7 @@ static void ensure_buffers(weir_peer *p)
 {
     if (p->n_media && !p->pkt_buf) {
         p->pkt_buf = weir_calloc(WEIR_PEER_PACKET_SLOTS, sizeof *p->pkt_buf);
+        p->pkts = weir_calloc(WEIR_PEER_PACKET_SLOTS, sizeof *p->pkts);
         for (size_t i = 0; i < WEIR_PEER_PACKET_SLOTS; i++)
             p->pkts[i].data = p->pkt_buf[i];
     }
@@ -141,11 +174,28 @@ static void ensure_buffers(weir_peer *p)
     }
 }
 
+/* The media and stream tables, allocated once the peer has media. */
+static void ensure_tables(weir_peer *p)
+{
+    if (p->media)
+        return;
+    p->media = weir_calloc(WEIR_PEER_MAX_MEDIA, sizeof *p->media);
+    p->streams = weir_calloc(WEIR_PEER_MAX_STREAMS, sizeof *p->streams);
+}
+
 int weir_peer_update_media(weir_peer *p, const weir_peer_media *media, size_t n_media,
                            const weir_peer_extids *ext)
 {
     if (!media_list_valid(media, n_media) || !ext)
         return -WEIR_EINVAL;
+    if (n_media == 0 && !p->media) {
+        /* still no media: nothing to remap, only the extensions change */
+        p->ext = *ext;
+        ensure_buffers(p);
+        WEIR_LOG_INFO("media_updated peer=%s media=0 streams=0", p->log_id);
+        return 0;
+    }
+    ensure_tables(p);
     int map[WEIR_PEER_MAX_MEDIA];
     for (size_t i = 0; i < p->n_media; i++) {
         map[i] = -1;
@@ -210,8 +260,10 @@ weir_peer *weir_peer_create(const weir_peer_config *cfg)
     snprintf(p->log_id, sizeof p->log_id, "%s", cfg->log_id ? cfg->log_id : "-");
     p->ext = cfg->ext;
     p->n_media = cfg->n_media;
-    if (cfg->n_media)
+    if (cfg->n_media) {
+        ensure_tables(p);
         memcpy(p->media, cfg->media, cfg->n_media * sizeof *cfg->media);
+    }
     ensure_buffers(p);
     weir_lograte_init(&p->lograte, 1.0, 10.0);
 
@@ -244,6 +296,11 @@ void weir_peer_destroy(weir_peer *p)
     weir_srtp_destroy(p->srtp);
     weir_dtls_destroy(p->dtls);
     weir_free(p->pkt_buf);
+    weir_free(p->pkts);
+    weir_free(p->media);
+    weir_free(p->streams);
+    weir_free(p->events);
+    weir_free(p->tx_buf);
     weir_free(p->twcc);
     weir_free(p);
 }
@@ -440,7 +497,7 @@ int weir_peer_poll_transmit(weir_peer *p, weir_transmit *out)
     /* The slot is free for reuse now, but nothing writes it before the next call on p. */
     out->data = p->tx_buf[p->tx_head];
     out->len = p->tx_len[p->tx_head];
-    p->tx_head = (p->tx_head + 1) % WEIR_PEER_RTCP_SLOTS;
+    p->tx_head = (p->tx_head + 1) % p->tx_cap;
     p->tx_count--;
     return 1;
 }
@@ -450,7 +507,7 @@ int weir_peer_poll_event(weir_peer *p, weir_peer_event *out)
     if (p->ev_count == 0)
         return 0;
     *out = p->events[p->ev_head];
-    p->ev_head = (p->ev_head + 1) % WEIR_PEER_EVENT_SLOTS;
+    p->ev_head = (p->ev_head + 1) % p->ev_cap;
     p->ev_count--;
     return 1;
 }
@@ -475,7 +532,12 @@ int weir_peer_send_rtcp(weir_peer *p, const uint8_t *buf, size_t len)
         return -WEIR_EINVAL;
     if (p->tx_count == WEIR_PEER_RTCP_SLOTS)
         return -WEIR_EAGAIN;
-    uint32_t slot = (p->tx_head + p->tx_count) % WEIR_PEER_RTCP_SLOTS;
+    if (p->tx_count == p->tx_cap) {
+        p->tx_buf = ring_grow(p->tx_buf, &p->tx_cap, p->tx_head, sizeof *p->tx_buf, TX_RING_FIRST);
+        /* tx_len is a full-size array: move the wrapped lengths the same way */
+        memcpy(p->tx_len + p->tx_cap / 2, p->tx_len, p->tx_head * sizeof *p->tx_len);
+    }
+    uint32_t slot = (p->tx_head + p->tx_count) % p->tx_cap;
     memcpy(p->tx_buf[slot], buf, len);
     size_t n = len;
     int rc = weir_srtp_protect_rtcp(p->srtp, p->tx_buf[slot], &n, WEIR_PEER_PACKET_MAX);

@@ -41,7 +41,10 @@ struct weir_peer {
     /* owned: */
     weir_dtls *dtls;
     weir_srtp *srtp; /* NULL until CONNECTED */
-    weir_peer_media media[WEIR_PEER_MAX_MEDIA];
+    /* WEIR_PEER_MAX_MEDIA entries, allocated with streams once the peer has
+     * media (peer.c ensure_tables): a subscriber PC receives RTCP only and
+     * never needs either table (~6 KiB). NULL until then. */
+    weir_peer_media *media;
     size_t n_media;
     weir_peer_extids ext;
     char log_id[64];
@@ -51,7 +54,7 @@ struct weir_peer {
     int64_t last_now_us;
     weir_lograte lograte;
     bool keep_data; /* application data kept for weir_peer_poll_data (weir_peer_enable_data) */
-    peer_stream streams[WEIR_PEER_MAX_STREAMS];
+    peer_stream *streams; /* WEIR_PEER_MAX_STREAMS entries, NULL with media */
     size_t n_streams;
     weir_peer_stats stats;
     /* transport-cc feedback toward the sender (ext.twcc negotiated): every RTP
@@ -61,24 +64,32 @@ struct weir_peer {
     uint32_t twcc_media_ssrc; /* any media SSRC of the transport (libwebrtc does the same) */
     weir_twcc_feedback *twcc; /* allocated when twcc_on */
 
-    /* received packets for poll_packet: a FIFO ring of copies */
-    weir_peer_packet pkts[WEIR_PEER_PACKET_SLOTS];
+    /* received packets for poll_packet: a FIFO ring of copies. Both arrays
+     * are allocated only for a peer that expects RTP (n_media > 0): a
+     * subscriber PC receives RTCP only and would otherwise carry ~100 KiB
+     * for nothing. */
+    weir_peer_packet *pkts; /* WEIR_PEER_PACKET_SLOTS */
+    uint8_t (*pkt_buf)[WEIR_PEER_PACKET_MAX];
     uint32_t pkt_head;
     uint32_t pkt_count;
-    /* events for poll_event */
-    weir_peer_event events[WEIR_PEER_EVENT_SLOTS];
+    /*
+     * The event and outgoing-RTCP queues are rings that start small and
+     * double when full, up to WEIR_PEER_EVENT_SLOTS / WEIR_PEER_RTCP_SLOTS:
+     * both are drained every loop iteration, so a peer rarely holds more
+     * than a few entries, and full-size rings were ~35 KiB per peer (an
+     * event is 360 bytes). Growing is off the packet path (at most log2
+     * steps in a peer's life).
+     */
+    weir_peer_event *events;
+    uint32_t ev_cap;
     uint32_t ev_head;
     uint32_t ev_count;
     /* protected RTCP for poll_transmit */
+    uint8_t (*tx_buf)[WEIR_PEER_PACKET_MAX];
     size_t tx_len[WEIR_PEER_RTCP_SLOTS];
+    uint32_t tx_cap;
     uint32_t tx_head;
     uint32_t tx_count;
-
-    /* big buffers last */
-    /* Allocated only for a peer that expects RTP (n_media > 0): a subscriber
-     * PC receives RTCP only and would otherwise carry ~96 KiB for nothing. */
-    uint8_t (*pkt_buf)[WEIR_PEER_PACKET_MAX];
-    uint8_t tx_buf[WEIR_PEER_RTCP_SLOTS][WEIR_PEER_PACKET_MAX];
 };
 
 /** Counts a drop; returns 1 (weir_peer_handle_datagram's "dropped"). */

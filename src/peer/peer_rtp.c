@@ -192,7 +192,7 @@ static peer_stream *learn_stream(weir_peer *p, int64_t now_us, const weir_rtp *h
     if (s && !s->announced) {
         if (p->srtp)
             weir_srtp_remove_ssrc(p->srtp, s->ssrc, false);
-    } else if (p->n_streams < WEIR_PEER_MAX_STREAMS) {
+    } else if (p->streams && p->n_streams < WEIR_PEER_MAX_STREAMS) { /* classify found media */
         s = &p->streams[p->n_streams++];
     } else {
         *why = WEIR_PEER_DROP_STREAM_LIMIT;
@@ -268,7 +268,7 @@ static int enqueue(weir_peer *p, int64_t now_us, const peer_stream *s, const wei
 {
     if (len > WEIR_PEER_PACKET_MAX)
         return peer_drop(p, WEIR_PEER_DROP_TOO_BIG);
-    if (p->pkt_count == WEIR_PEER_PACKET_SLOTS)
+    if (p->pkt_count == WEIR_PEER_PACKET_SLOTS || !p->pkts)
         return peer_drop(p, WEIR_PEER_DROP_QUEUE_FULL);
     const peer_stream *orig = NULL;
     if (s->is_rtx) {

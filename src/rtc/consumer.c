@@ -50,8 +50,14 @@ weir_consumer *weir_consumer_create(const weir_consumer_config *cfg)
     c->cfg = *cfg;
     c->mid_len = cfg->ext_mid ? strlen(cfg->mid) : 0;
     size_t n = history_size(cfg);
-    c->hist = weir_calloc(n, sizeof *c->hist);
-    c->hist_mask = (uint16_t)(n - 1);
+    /* The history ring starts at WEIR_CONSUMER_HISTORY_FIRST slots and
+     * doubles up to n only while it would evict packets younger than
+     * WEIR_CONSUMER_HISTORY_MAX_AGE_US: a 200 pps video stream needs 256
+     * slots (10 KiB), not the 512 (20 KiB) sized for the fastest. */
+    size_t first = n < WEIR_CONSUMER_HISTORY_FIRST ? n : WEIR_CONSUMER_HISTORY_FIRST;
+    c->hist = weir_calloc(first, sizeof *c->hist);
+    c->hist_mask = (uint16_t)(first - 1);
+    c->hist_max_mask = (uint16_t)(n - 1);
     c->rtx_queue = weir_calloc(n, sizeof *c->rtx_queue);
     c->rtx_cap = n;
     c->rtx_seq = cfg->rtx_seq_start;

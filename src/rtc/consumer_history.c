@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "weir/alloc.h"
 #include "weir/errors.h"
 
 /* ---- writing a packet ---- */
@@ -99,9 +100,47 @@ static void slot_release(weir_consumer_sent *s)
     s->queued = false;
 }
 
-/* A newer seq moves the window; slots that fall out of it are released. */
-static void advance_window(weir_consumer *c, uint16_t seq)
+static bool too_old(int64_t sent_us, int64_t now_us)
 {
+    return now_us - sent_us > WEIR_CONSUMER_HISTORY_MAX_AGE_US;
+}
+
+/* Whether moving the tail to new_tail would drop a packet still answerable. */
+static bool evicts_young(weir_consumer *c, uint16_t new_tail, int64_t now_us)
+{
+    uint16_t n = (uint16_t)(new_tail - c->hist_tail);
+    if (n > c->hist_mask)
+        n = (uint16_t)(c->hist_mask + 1u);
+    for (uint16_t i = 0; i < n; i++) {
+        const weir_consumer_sent *s = slot_of(c, (uint16_t)(c->hist_tail + i));
+        if (s->pkt && !too_old(s->sent_us, now_us))
+            return true;
+    }
+    return false;
+}
+
+/* Doubles the ring, re-placing the live window [hist_tail, hist_head] by the new mask. */
+static void grow_history(weir_consumer *c)
+{
+    size_t old_n = (size_t)c->hist_mask + 1, n = 2 * old_n;
+    weir_consumer_sent *h = weir_calloc(n, sizeof *h);
+    uint16_t live = (uint16_t)(c->hist_head - c->hist_tail);
+    for (uint32_t i = 0; i <= live; i++) {
+        uint16_t seq = (uint16_t)(c->hist_tail + i);
+        h[seq & (n - 1)] = *slot_of(c, seq);
+    }
+    weir_free(c->hist);
+    c->hist = h;
+    c->hist_mask = (uint16_t)(n - 1);
+}
+
+/* A newer seq moves the window; slots that fall out of it are released,
+ * unless the ring may still grow and they are young (then it grows). */
+static void advance_window(weir_consumer *c, uint16_t seq, int64_t now_us)
+{
+    while ((uint16_t)(seq - c->hist_tail) > c->hist_mask && c->hist_mask < c->hist_max_mask &&
+           evicts_young(c, (uint16_t)(seq - c->hist_mask), now_us))
+        grow_history(c);
     uint16_t span = (uint16_t)(seq - c->hist_tail);
     if (span > c->hist_mask) {
         uint16_t new_tail = (uint16_t)(seq - c->hist_mask);
@@ -123,7 +162,7 @@ void weir_consumer_history_store(weir_consumer *c, const weir_consumer_sent *s, 
         c->hist_tail = seq;
         c->hist_head = seq;
     } else if ((int16_t)(uint16_t)(seq - c->hist_head) > 0) {
-        advance_window(c, seq);
+        advance_window(c, seq, now_us);
     } else if ((int16_t)(uint16_t)(seq - c->hist_tail) < 0) {
         return; /* a late packet older than the window: not kept */
     }
@@ -134,11 +173,6 @@ void weir_consumer_history_store(weir_consumer *c, const weir_consumer_sent *s, 
     slot->sent_us = now_us;
     slot->last_sent_us = now_us;
     slot->queued = false;
-}
-
-static bool too_old(int64_t sent_us, int64_t now_us)
-{
-    return now_us - sent_us > WEIR_CONSUMER_HISTORY_MAX_AGE_US;
 }
 
 void weir_consumer_history_expire(weir_consumer *c, int64_t now_us)

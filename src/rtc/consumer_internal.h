@@ -13,6 +13,9 @@
 #include "rtc/tsmap.h"
 #include "rtc/vp8_rewriter.h"
 
+/* First size of the send history ring (it doubles up to the configured size). */
+#define WEIR_CONSUMER_HISTORY_FIRST 64
+
 /* One transmitted packet: what rebuilds it exactly as first sent. */
 typedef struct weir_consumer_sent {
     weir_pkt *pkt;        /* in the history: an owned reference; NULL when the slot is empty */
@@ -55,6 +58,8 @@ struct weir_consumer {
     uint8_t kf_mask; /* layers to ask the publisher a keyframe for */
     /* history window: live slots hold out seqs in [hist_tail, hist_head] */
     uint16_t hist_mask;
+    uint16_t
+        hist_max_mask; /* the config's size - 1; the ring starts smaller (consumer_history.c) */
     bool hist_any;
     uint16_t hist_tail;
     uint16_t hist_head;

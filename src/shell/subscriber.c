@@ -57,6 +57,56 @@ static void queue_flush(wpeer *wp)
     wp->w->flush_head = wp;
 }
 
+/* ---- transmit slot pool ---------------------------------------------------
+ * One per worker (single-threaded, like everything here). A slot is taken
+ * when a PC needs one and comes back when its batch has been sent, so the
+ * pool's size follows the datagrams queued in one loop iteration across all
+ * PCs. It only grows while PCs are active; a PC leaving frees up to a
+ * batch's worth, so the pool never holds more than the per-PC batches did. */
+
+static uint8_t *pool_get(weir_worker *w)
+{
+    if (w->tx_pool_n)
+        return w->tx_pool[--w->tx_pool_n];
+    return weir_malloc(WPEER_TX_SLOT);
+}
+
+static void pool_put(weir_worker *w, uint8_t *slot)
+{
+    if (w->tx_pool_n == w->tx_pool_cap) {
+        w->tx_pool_cap = w->tx_pool_cap ? 2 * w->tx_pool_cap : 64;
+        w->tx_pool = weir_realloc(w->tx_pool, w->tx_pool_cap * sizeof *w->tx_pool);
+    }
+    w->tx_pool[w->tx_pool_n++] = slot;
+}
+
+/* Gives back the slots wp holds: 0..n_tx are the only ones it can hold. */
+static void release_slots(wpeer *wp)
+{
+    for (size_t i = 0; i <= wp->n_tx && i < WPEER_TX_BATCH; i++) {
+        if (wp->tx[i]) {
+            pool_put(wp->w, wp->tx[i]);
+            wp->tx[i] = NULL;
+        }
+    }
+}
+
+/* A PC is leaving: free as many idle slots as one PC could queue. */
+static void pool_shrink(weir_worker *w)
+{
+    for (size_t i = 0; i < WPEER_TX_BATCH && w->tx_pool_n; i++)
+        weir_free(w->tx_pool[--w->tx_pool_n]);
+}
+
+void weir_subscriber_pool_free(weir_worker *w)
+{
+    while (w->tx_pool_n)
+        weir_free(w->tx_pool[--w->tx_pool_n]);
+    weir_free(w->tx_pool);
+    w->tx_pool = NULL;
+    w->tx_pool_cap = 0;
+}
+
 static void flush_one(wpeer *wp)
 {
     if (!wp->n_tx)
@@ -65,6 +115,8 @@ static void flush_one(wpeer *wp)
     for (size_t i = 0; i < wp->n_tx; i++)
         bufs[i] = wp->tx[i];
     weir_pc_send_many(&wp->sub, bufs, wp->tx_len, wp->n_tx);
+    /* send_many is done with the buffers when it returns */
+    release_slots(wp);
     wp->n_tx = 0;
 }
 
@@ -73,6 +125,8 @@ static uint8_t *tx_slot(wpeer *wp)
 {
     if (wp->n_tx == WPEER_TX_BATCH)
         flush_one(wp);
+    if (!wp->tx[wp->n_tx])
+        wp->tx[wp->n_tx] = pool_get(wp->w);
     return wp->tx[wp->n_tx];
 }
 
@@ -184,8 +238,6 @@ void weir_subscriber_start(wpeer *wp, const weir_worker_sub_start *start)
     };
     char tag[96];
     snprintf(tag, sizeof tag, "%s pc=subscriber", wp->log_tag);
-    if (!wp->tx)
-        wp->tx = weir_calloc(WPEER_TX_BATCH, sizeof *wp->tx);
     wp->sub_active = true;
     if (weir_pc_init(&wp->sub, wp->w->context, &params, &subscriber_hooks, wp, tag) < 0) {
         weir_worker_report_pc(wp, WEIR_WORKER_EVENT_SUBSCRIBER_STATE, WEIR_PC_FAILED, "ice setup");
@@ -330,10 +382,11 @@ void weir_subscriber_teardown(wpeer *wp)
         }
     }
     wp->on_flush_list = false;
+    release_slots(wp);
     wp->n_tx = 0;
+    if (wp->sub_active)
+        pool_shrink(wp->w);
     weir_pc_deinit(&wp->sub);
-    weir_free(wp->tx);
-    wp->tx = NULL;
     wp->sub_active = false;
     wp->sub_has_peer = false;
 }

@@ -544,6 +544,7 @@ void weir_worker_destroy(weir_worker *w)
     weir_ring_destroy(w->commands);
     weir_ring_destroy(w->events);
     g_hash_table_destroy(w->peers);
+    weir_subscriber_pool_free(w); /* after the peers gave their slots back */
     g_main_loop_unref(w->loop);
     g_main_context_unref(w->context);
     if (w->command_fd >= 0)

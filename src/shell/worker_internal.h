@@ -31,7 +31,13 @@
 #include "shell/worker.h"
 #include "shell/worker_load.h"
 
-/* Egress datagrams one subscriber PC queues before they go out in one send_many. */
+/*
+ * Egress datagrams one subscriber PC queues before they go out in one
+ * send_many. The slots are borrowed from the worker's pool (subscriber.c)
+ * while queued and given back at the flush, so a PC costs memory only for
+ * what it has in flight in the current loop iteration, not 16 slots (25 KiB)
+ * for its whole life.
+ */
 #define WPEER_TX_BATCH 16
 #define WPEER_TX_SLOT (WEIR_PKT_MAX + 64 + WEIR_SRTP_MAX_RTP_OVERHEAD)
 
@@ -70,6 +76,9 @@ struct weir_worker {
     bool stopped;
     uint64_t mesh_wake_mask; /* workers to wake after the current batch of pushes */
     wpeer *flush_head;       /* subscriber PCs with queued egress (linked by flush_next) */
+    /* free WPEER_TX_SLOT buffers shared by the subscriber PCs (subscriber.c) */
+    uint8_t **tx_pool;
+    size_t tx_pool_n, tx_pool_cap;
     atomic_uint_fast64_t events_dropped;
     uint64_t mesh_drops; /* packets a full ring refused */
     int dc_fd;           /* eventfd: data channel associations to service (datachannel.c) */
@@ -146,7 +155,7 @@ struct wpeer {
     bool sub_stats_dirty;
     int64_t last_sr_us;
     /* egress batch: */
-    uint8_t (*tx)[WPEER_TX_SLOT];
+    uint8_t *tx[WPEER_TX_BATCH]; /* WPEER_TX_SLOT bytes each, from w->tx_pool; NULL: none held */
     size_t tx_len[WPEER_TX_BATCH];
     size_t n_tx;
     bool on_flush_list;
@@ -188,6 +197,7 @@ void weir_subscriber_forward(sub_track *st, weir_pkt *p, int64_t now_us);
 void weir_subscriber_periodic(wpeer *wp, int64_t now_us); /* sender reports, stats */
 /* Sends every subscriber PC's queued egress. */
 void weir_subscriber_flush_all(weir_worker *w);
+void weir_subscriber_pool_free(weir_worker *w); /* at worker destroy, after the peers */
 
 /* tap.c: RTP taps live on the producer's worker, as consumers of its route. */
 struct tap;

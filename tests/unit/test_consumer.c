@@ -682,6 +682,64 @@ Test(consumer, history_released_by_age)
     assert_no_leak();
 }
 
+/* n single-packet frames gap_us apart, out seqs into seqs[] (what went out is discarded). */
+static weir_consumer *forward_fast(int n, int64_t gap_us, size_t history, uint16_t *seqs,
+                                   int64_t *now)
+{
+    weir_consumer_config cfg = video_config(1);
+    cfg.rtx_ssrc = OUR_RTX_SSRC;
+    cfg.rtx_pt = OUR_RTX_PT;
+    cfg.history_slots = history;
+    weir_consumer *c = weir_consumer_create(&cfg);
+    cr_assert_not_null(c);
+    for (int i = 0; i < n; i++) {
+        uint8_t payload[64], out[WEIR_CONSUMER_OUT_MAX];
+        size_t len = vp8_payload(payload, (uint16_t)(100 + i), (uint8_t)i, 0, false, i == 0, true,
+                                 (uint8_t)i);
+        weir_pkt *p =
+            make_pkt(0x77, (uint16_t)(40000 + i), 90u * (uint32_t)i, IN_PT, true, payload, len);
+        p->is_keyframe = i == 0;
+        p->frame_start = true;
+        cr_assert_eq(weir_consumer_handle_packet(c, p, *now, NULL, out, sizeof out, &len), 1);
+        weir_pkt_unref(p);
+        weir_rtp h;
+        cr_assert_eq(weir_rtp_parse(&h, out, len), 0);
+        seqs[i] = h.seq;
+        *now += gap_us;
+    }
+    return c;
+}
+
+/* The history ring starts small and grows while it would drop packets still
+ * answerable (younger than the max age), up to the configured size. */
+Test(consumer, history_grows_for_fast_streams_up_to_the_configured_size)
+{
+    remember_live();
+    static uint16_t seqs[600];
+    int64_t now = 0;
+    /* 1000 pps for 0.5 s: all 500 are young, the default 512 slots keep them all */
+    weir_consumer *c = forward_fast(500, 1000, 0, seqs, &now);
+    cr_assert_eq(weir_pkt_live(), live_at_start + 500, "history dropped young packets");
+    cr_assert_eq(weir_consumer_handle_nack(c, &seqs[0], 1, now), 1, "oldest still answerable");
+    weir_consumer_destroy(c);
+    assert_no_leak();
+
+    /* a configured 128 slots is the ceiling: older seqs are gone */
+    c = forward_fast(300, 1000, 128, seqs, &now);
+    cr_assert_eq(weir_pkt_live(), live_at_start + 128);
+    cr_assert_eq(weir_consumer_handle_nack(c, &seqs[100], 1, now), 0);
+    cr_assert_eq(weir_consumer_handle_nack(c, &seqs[299 - 127], 1, now), 1);
+    weir_consumer_destroy(c);
+    assert_no_leak();
+
+    /* 10 pps for 20 s: the age limit, not the ring, bounds what is kept */
+    c = forward_fast(200, 100000, 0, seqs, &now);
+    cr_assert_leq(weir_pkt_live(), live_at_start + 11);
+    cr_assert_eq(weir_consumer_handle_nack(c, &seqs[199], 1, now), 1);
+    weir_consumer_destroy(c);
+    assert_no_leak();
+}
+
 /* ---- (4) sender reports ---- */
 
 /* NTP 32.32 for a microsecond count since some epoch. */
