@@ -439,7 +439,7 @@ def main():
     if args.servers is None:
         args.servers = "weir,janus" + (",weir-before" if args.baseline else "")
     servers = [s for s in args.servers.split(",") if s]
-    if "weir-before" in servers and not args.baseline:
+    if "weir-before" in servers and not args.baseline and not args.from_results:
         ap.error("weir-before needs --baseline BUILD_DIR")
     if args.from_results:
         with open(args.from_results) as f:
