@@ -313,6 +313,17 @@ def median_of(runs, getter):
     return statistics.median(v) if v else None
 
 
+def ratio_lines(results, steps, num, den, fmt):
+    """Lines "- S subscribers: Rx" for each step where both servers have a median CPU per stream."""
+    out = []
+    for s in steps:
+        n = median_of(results.get(num, {}).get(s, []), METRICS[1][1])
+        d = median_of(results.get(den, {}).get(s, []), METRICS[1][1])
+        if n and d:
+            out.append(f"- {s} subscribers: {fmt.format(n / d)}x")
+    return out
+
+
 def table(results, servers, steps):
     lines = ["| server | subs | video streams | " + " | ".join(m[0] for m in METRICS) + " |",
              "|---|---|---|" + "---|" * len(METRICS)]
@@ -327,20 +338,12 @@ def table(results, servers, steps):
     lines.append("")
     lines.append("Cells: median (min–max) over the repetitions. "
                  "Ratio Janus / Weir of the median CPU per subscriber stream:")
-    for s in steps:
-        w = median_of(results.get("weir", {}).get(s, []), METRICS[1][1])
-        j = median_of(results.get("janus", {}).get(s, []), METRICS[1][1])
-        if w and j:
-            lines.append(f"- {s} subscribers: {j / w:.1f}x")
+    lines += ratio_lines(results, steps, "janus", "weir", "{:.1f}")
     if "weir-before" in servers:
         lines.append("")
         lines.append("Before/after: ratio weir-before (the --baseline build) / weir (this build) "
                      "of the median CPU per subscriber stream:")
-        for s in steps:
-            w = median_of(results.get("weir", {}).get(s, []), METRICS[1][1])
-            b = median_of(results.get("weir-before", {}).get(s, []), METRICS[1][1])
-            if w and b:
-                lines.append(f"- {s} subscribers: {b / w:.2f}x")
+        lines += ratio_lines(results, steps, "weir-before", "weir", "{:.2f}")
     return "\n".join(lines) + "\n"
 
 
@@ -447,6 +450,7 @@ def main():
         results = {k: {int(s): v for s, v in saved["runs"].get(k, {}).items()} for k in servers}
         out_dir = os.path.abspath(args.out) if args.out else os.path.dirname(
             os.path.abspath(args.from_results))
+        os.makedirs(out_dir, exist_ok=True)
         md = table(results, servers, saved["steps"])
         with open(os.path.join(out_dir, "table.md"), "w") as f:
             f.write(md)
