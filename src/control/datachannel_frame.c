@@ -28,8 +28,11 @@ int weir_dc_data_from_text(const uint8_t *text, size_t len, weir_dc_data *out)
 {
     json_error_t jerr;
     /* JSON_DECODE_ANY: "42" and "\"hi\"" are values too. NULs (\u0000) are refused by
-     * jansson without JSON_ALLOW_NUL, so such a text is kept as a string instead. */
-    json_t *v = json_loadb((const char *)text, len, JSON_DECODE_ANY, &jerr);
+     * jansson without JSON_ALLOW_NUL, so such a text is kept as a string instead. A raw
+     * NUL byte can end what jansson reads while len goes on (found by fuzz_datachannel:
+     * the copy below would then be shorter than len), so such a text is a string too. */
+    json_t *v =
+        memchr(text, 0, len) ? NULL : json_loadb((const char *)text, len, JSON_DECODE_ANY, &jerr);
     if (v) {
         size_t b = 0, e = len;
         while (b < e && is_space(text[b]))

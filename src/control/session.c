@@ -241,7 +241,8 @@ void weir_session_on_receive(weir_session *s, const void *in, size_t len, bool f
             weir_free(s->rx);
             s->rx = NULL;
             s->rx_cap = 0;
-        } else {
+        } else if (len > 0) {
+            /* An empty frame adds nothing (and rx may still be NULL). */
             grow_rx(s, s->rx_len + len);
             memcpy(s->rx + s->rx_len, in, len);
             s->rx_len += len;
