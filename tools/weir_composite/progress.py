@@ -63,7 +63,7 @@ def run(argv, total_s):
     reader = threading.Thread(target=_drain, args=(proc.stderr, tail),
                               daemon=True)
     reader.start()
-    out_s, speed, ended = 0.0, None, False
+    out_s, speed = 0.0, None
     try:
         for line in proc.stdout:
             key, _, value = line.strip().partition("=")
@@ -75,8 +75,7 @@ def run(argv, total_s):
             elif key == "speed":
                 speed = value.strip() if value.strip() != "N/A" else None
             elif key == "progress":
-                ended = value == "end"
-                if not ended:
+                if value != "end":
                     rep.update(out_s, speed)
         code = proc.wait()
     except KeyboardInterrupt:
@@ -84,7 +83,9 @@ def run(argv, total_s):
         proc.wait()
         raise
     reader.join(timeout=5)
-    if code == 0 and ended:
+    # A clean exit is the end even when the last "progress=end" block was lost (seen
+    # on a loaded machine: the last report said 99 % and no 100 % line followed).
+    if code == 0:
         rep.update(out_s, speed, final=True)
     elif rep.shown and rep.tty:
         sys.stderr.write("\n")
