@@ -1,9 +1,12 @@
 /*
- * SRTP over libsrtp2 (see srtp.h). Two sessions per peer because libsrtp
- * allows one wildcard template per session and the two directions use
- * different master keys (RFC 5764 §4.2: client and server write keys).
- * Outbound RTP under GCM goes to srtp_gcm_tx.c; this file decides, per
- * SSRC, which of the two carries it.
+ * SRTP over libsrtp2 and OpenSSL (see srtp.h). Up to two libsrtp sessions
+ * per peer because libsrtp allows one wildcard template per session and the
+ * two directions use different master keys (RFC 5764 §4.2: client and
+ * server write keys). Under GCM, outbound RTP goes to srtp_gcm_tx.c and
+ * RTCP both ways to srtcp_gcm.c; the libsrtp sessions are then created
+ * only when something needs them (inbound RTP from a publisher, an SSRC
+ * past the GCM tx table), so a subscriber never pays for them. This file
+ * decides which path carries each packet.
  */
 #define WEIR_LOG_MODULE "peer.srtp"
 
@@ -15,6 +18,7 @@
 #include <srtp2/srtp.h>
 #include <string.h>
 
+#include "peer/srtcp_gcm.h"
 #include "peer/srtp_gcm_tx.h"
 #include "weir/alloc.h"
 #include "weir/log.h"
@@ -24,11 +28,16 @@
 
 struct weir_srtp {
     /* owned: */
-    srtp_t tx;                /* ssrc_any_outbound, local write key */
-    srtp_t rx;                /* ssrc_any_inbound, remote write key */
+    srtp_t tx;                /* ssrc_any_outbound, local write key; NULL until needed */
+    srtp_t rx;                /* ssrc_any_inbound, remote write key; NULL until needed */
     weir_srtp_gcm_tx *gcm_tx; /* outbound RTP under GCM; NULL: all on libsrtp */
+    weir_srtcp_gcm *rtcp_tx;  /* outbound RTCP under GCM; NULL: on libsrtp */
+    weir_srtcp_gcm *rtcp_rx;  /* inbound RTCP under GCM; NULL: on libsrtp */
+    weir_srtp_keys keys;      /* for the libsrtp sessions created late; wiped at destroy */
+    weir_srtp_options opts;
     /* state: */
     weir_srtp_profile profile;
+    bool session_failed; /* a late libsrtp session could not be created (logged once) */
     int last_status;
     /* The GCM tx table was full once: from then on libsrtp may carry some SSRCs. */
     bool gcm_tx_spilled;
@@ -142,9 +151,35 @@ static srtp_err_status_t create_session(srtp_t *out, weir_srtp_profile profile, 
     return st;
 }
 
+/* The libsrtp session of one direction, created on first use; NULL if that failed. */
+static srtp_t session(weir_srtp *s, bool outbound)
+{
+    srtp_t *slot = outbound ? &s->tx : &s->rx;
+    if (*slot)
+        return *slot;
+    size_t key_len, salt_len;
+    (void)weir_srtp_profile_lengths(s->profile, &key_len, &salt_len); /* checked at create */
+    const weir_srtp_keys *k = &s->keys;
+    srtp_err_status_t st = outbound
+                               ? create_session(slot, s->profile, k->local_key, k->local_salt,
+                                                key_len, salt_len, ssrc_any_outbound, &s->opts)
+                               : create_session(slot, s->profile, k->remote_key, k->remote_salt,
+                                                key_len, salt_len, ssrc_any_inbound, &s->opts);
+    if (st != srtp_err_status_ok) {
+        *slot = NULL;
+        s->last_status = (int)st;
+        if (!s->session_failed)
+            WEIR_LOG_ERROR("create_failed profile=%s direction=%s status=%s",
+                           weir_srtp_profile_name(s->profile), outbound ? "out" : "in",
+                           weir_srtp_status_name((int)st));
+        s->session_failed = true;
+    }
+    return *slot;
+}
+
 weir_srtp *weir_srtp_create(const weir_srtp_keys *keys, const weir_srtp_options *opts)
 {
-    weir_srtp_options o = {WEIR_SRTP_DEFAULT_WINDOW, true, false};
+    weir_srtp_options o = {WEIR_SRTP_DEFAULT_WINDOW, true, false, false};
     if (opts) {
         o = *opts;
         if (o.window_size == 0)
@@ -160,21 +195,29 @@ weir_srtp *weir_srtp_create(const weir_srtp_keys *keys, const weir_srtp_options 
     }
     weir_srtp *s = WEIR_NEW(weir_srtp);
     s->profile = keys->profile;
-    srtp_err_status_t st = create_session(&s->tx, keys->profile, keys->local_key, keys->local_salt,
-                                          key_len, salt_len, ssrc_any_outbound, &o);
-    if (st == srtp_err_status_ok)
-        st = create_session(&s->rx, keys->profile, keys->remote_key, keys->remote_salt, key_len,
-                            salt_len, ssrc_any_inbound, &o);
-    if (st != srtp_err_status_ok) {
-        WEIR_LOG_ERROR("create_failed profile=%s status=%s", weir_srtp_profile_name(keys->profile),
-                       weir_srtp_status_name((int)st));
-        goto fail;
-    }
-    if (keys->profile == WEIR_SRTP_PROFILE_AEAD_AES_128_GCM && o.allow_repeat_tx && !o.libsrtp_tx) {
+    s->keys = *keys;
+    s->opts = o;
+    bool gcm = keys->profile == WEIR_SRTP_PROFILE_AEAD_AES_128_GCM;
+    if (gcm && o.allow_repeat_tx && !o.libsrtp_tx) {
         s->gcm_tx = weir_srtp_gcm_tx_create(keys->local_key, keys->local_salt, o.window_size);
         if (!s->gcm_tx)
             goto fail;
     }
+    if (gcm && !o.libsrtp_tx) {
+        s->rtcp_tx = weir_srtcp_gcm_create(keys->local_key, keys->local_salt, false);
+        if (!s->rtcp_tx)
+            goto fail;
+    }
+    if (gcm && !o.libsrtp_rx) {
+        s->rtcp_rx = weir_srtcp_gcm_create(keys->remote_key, keys->remote_salt, true);
+        if (!s->rtcp_rx)
+            goto fail;
+    }
+    /* What OpenSSL does not carry needs its libsrtp session from the start. */
+    if ((!s->gcm_tx || !s->rtcp_tx) && !session(s, true))
+        goto fail;
+    if (!s->rtcp_rx && !session(s, false))
+        goto fail;
     return s;
 fail:
     weir_srtp_destroy(s);
@@ -191,6 +234,9 @@ void weir_srtp_destroy(weir_srtp *s)
     if (s->rx)
         srtp_dealloc(s->rx);
     weir_srtp_gcm_tx_destroy(s->gcm_tx);
+    weir_srtcp_gcm_destroy(s->rtcp_tx);
+    weir_srtcp_gcm_destroy(s->rtcp_rx);
+    OPENSSL_cleanse(&s->keys, sizeof s->keys);
     weir_free(s);
 }
 
@@ -219,7 +265,7 @@ static int map_status(weir_srtp *s, srtp_err_status_t st)
 
 typedef srtp_err_status_t (*srtp_op)(srtp_t, void *, int *);
 
-static int run(weir_srtp *s, srtp_t session, srtp_op op, uint8_t *buf, size_t *len, size_t cap,
+static int run(weir_srtp *s, bool outbound, srtp_op op, uint8_t *buf, size_t *len, size_t cap,
                size_t min_len, size_t overhead)
 {
     if (!buf || *len < min_len) {
@@ -230,8 +276,11 @@ static int run(weir_srtp *s, srtp_t session, srtp_op op, uint8_t *buf, size_t *l
         s->last_status = (int)srtp_err_status_bad_param;
         return -WEIR_ETOOBIG;
     }
+    srtp_t ses = session(s, outbound);
+    if (!ses)
+        return -WEIR_EIO;
     int n = (int)*len;
-    int rc = map_status(s, op(session, buf, &n));
+    int rc = map_status(s, op(ses, buf, &n));
     if (rc == 0)
         *len = (size_t)n;
     return rc;
@@ -246,7 +295,7 @@ static int run(weir_srtp *s, srtp_t session, srtp_op op, uint8_t *buf, size_t *l
 static bool gcm_tx_adopt(weir_srtp *s, uint32_t ssrc)
 {
     uint32_t roc;
-    if (s->gcm_tx_spilled && srtp_get_stream_roc(s->tx, ssrc, &roc) == srtp_err_status_ok)
+    if (s->gcm_tx_spilled && s->tx && srtp_get_stream_roc(s->tx, ssrc, &roc) == srtp_err_status_ok)
         return false;
     int rc = weir_srtp_gcm_tx_add_ssrc(s->gcm_tx, ssrc);
     if (rc == -WEIR_EFULL && !s->gcm_tx_spilled) {
@@ -258,11 +307,15 @@ static bool gcm_tx_adopt(weir_srtp *s, uint32_t ssrc)
 }
 
 /* The libsrtp status of the same kind, for weir_srtp_last_status(). */
-static int gcm_tx_status(int rc)
+static int openssl_path_status(int rc)
 {
     switch (rc) {
+    case -WEIR_SRTP_EAUTH:
+        return (int)srtp_err_status_auth_fail;
     case -WEIR_SRTP_EREPLAY:
         return (int)srtp_err_status_replay_old;
+    case -WEIR_ENOTFOUND:
+        return (int)srtp_err_status_no_ctx;
     case -WEIR_EINVAL:
     case -WEIR_ETOOBIG:
         return (int)srtp_err_status_bad_param;
@@ -282,46 +335,61 @@ int weir_srtp_protect_rtp(weir_srtp *s, uint8_t *buf, size_t *len, size_t cap)
             rc = weir_srtp_gcm_tx_protect(s->gcm_tx, buf, len, cap);
         if (rc != -WEIR_ENOTFOUND) {
             if (rc != 0)
-                s->last_status = gcm_tx_status(rc);
+                s->last_status = openssl_path_status(rc);
             return rc;
         }
     }
-    return run(s, s->tx, srtp_protect, buf, len, cap, RTP_MIN_HEADER, WEIR_SRTP_MAX_RTP_OVERHEAD);
+    return run(s, true, srtp_protect, buf, len, cap, RTP_MIN_HEADER, WEIR_SRTP_MAX_RTP_OVERHEAD);
 }
 
 int weir_srtp_unprotect_rtp(weir_srtp *s, uint8_t *buf, size_t *len)
 {
-    return run(s, s->rx, srtp_unprotect, buf, len, *len, RTP_MIN_HEADER, 0);
+    return run(s, false, srtp_unprotect, buf, len, *len, RTP_MIN_HEADER, 0);
+}
+
+static int openssl_path(weir_srtp *s, int rc)
+{
+    if (rc != 0)
+        s->last_status = openssl_path_status(rc);
+    return rc;
 }
 
 int weir_srtp_protect_rtcp(weir_srtp *s, uint8_t *buf, size_t *len, size_t cap)
 {
-    return run(s, s->tx, srtp_protect_rtcp, buf, len, cap, RTCP_MIN_HEADER,
+    if (s->rtcp_tx)
+        return openssl_path(s, weir_srtcp_gcm_protect(s->rtcp_tx, buf, len, cap));
+    return run(s, true, srtp_protect_rtcp, buf, len, cap, RTCP_MIN_HEADER,
                WEIR_SRTP_MAX_RTCP_OVERHEAD);
 }
 
 int weir_srtp_unprotect_rtcp(weir_srtp *s, uint8_t *buf, size_t *len)
 {
-    return run(s, s->rx, srtp_unprotect_rtcp, buf, len, *len, RTCP_MIN_HEADER, 0);
+    if (s->rtcp_rx)
+        return openssl_path(s, weir_srtcp_gcm_unprotect(s->rtcp_rx, buf, len));
+    return run(s, false, srtp_unprotect_rtcp, buf, len, *len, RTCP_MIN_HEADER, 0);
 }
 
 int weir_srtp_remove_ssrc(weir_srtp *s, uint32_t ssrc, bool outbound)
 {
-    bool fast = outbound && s->gcm_tx && weir_srtp_gcm_tx_remove_ssrc(s->gcm_tx, ssrc) == 0;
+    bool fast = outbound ? s->gcm_tx && weir_srtp_gcm_tx_remove_ssrc(s->gcm_tx, ssrc) == 0
+                         : s->rtcp_rx && weir_srtcp_gcm_remove_ssrc(s->rtcp_rx, ssrc) == 0;
     /* libsrtp looks streams up by the SSRC as it sits in the packet (network order). */
-    srtp_err_status_t st = srtp_remove_stream(outbound ? s->tx : s->rx, htonl(ssrc));
-    if (fast)
+    srtp_t ses = outbound ? s->tx : s->rx;
+    srtp_err_status_t st = ses ? srtp_remove_stream(ses, htonl(ssrc)) : srtp_err_status_no_ctx;
+    if (fast || st == srtp_err_status_ok)
         return 0;
-    if (st != srtp_err_status_ok) {
-        s->last_status = (int)st;
-        return -WEIR_ENOTFOUND;
-    }
-    return 0;
+    s->last_status = (int)st;
+    return -WEIR_ENOTFOUND;
 }
 
 weir_srtp_profile weir_srtp_get_profile(const weir_srtp *s)
 {
     return s->profile;
+}
+
+int weir_srtp_libsrtp_sessions(const weir_srtp *s)
+{
+    return (s->tx != NULL) + (s->rx != NULL);
 }
 
 size_t weir_srtp_gcm_tx_ssrcs(const weir_srtp *s)

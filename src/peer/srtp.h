@@ -1,6 +1,6 @@
 /**
  * SRTP/SRTCP protection for one peer connection, over libsrtp2 except for
- * outbound RTP with AEAD_AES_128_GCM.
+ * outbound RTP and all RTCP with AEAD_AES_128_GCM.
  *
  * A weir_srtp holds two libsrtp sessions: one keyed with the local write key
  * for everything we send (ssrc_any_outbound) and one keyed with the remote
@@ -18,10 +18,15 @@
  * byte-identical to libsrtp's. It covers at most WEIR_SRTP_GCM_TX_MAX_SSRCS
  * outbound SSRCs at a time; SSRCs beyond that (logged once) and SSRCs that
  * libsrtp already carries stay on libsrtp, so no SSRC changes path while
- * it has state. RTCP (both ways), inbound RTP and the AES_CM profile stay
- * on libsrtp2: they are not multiplied by the subscriber count, and
- * dtls.c prefers GCM, so AES_CM is only for peers that lack it.
- * weir_srtp_options.libsrtp_tx forces libsrtp for everything, to compare.
+ * it has state. RTCP under GCM, both ways, goes through srtcp_gcm.c (also
+ * OpenSSL): that leaves a subscriber, which receives no RTP, with no libsrtp
+ * session at all (each held NSS key contexts worth ~11 KB), since the
+ * libsrtp sessions are created on first use. Inbound RTP and the AES_CM
+ * profile stay on libsrtp2: inbound RTP is not multiplied by the
+ * subscriber count, and dtls.c prefers GCM, so AES_CM is only for peers
+ * that lack it.
+ * weir_srtp_options.libsrtp_tx and libsrtp_rx force libsrtp for each
+ * direction, to compare.
  *
  * All operations work in place on the caller's buffer. Protecting grows the
  * packet, so the buffer must have tail room: WEIR_SRTP_MAX_RTP_OVERHEAD bytes
@@ -91,12 +96,14 @@ typedef struct weir_srtp_options {
      */
     bool allow_repeat_tx;
     /*
-     * true: outbound RTP goes through libsrtp even under GCM (tests and
-     * benchmarks compare both paths in one process). Without
+     * true: outbound RTP and RTCP go through libsrtp even under GCM (tests
+     * and benchmarks compare both paths in one process). Without
      * allow_repeat_tx it does anyway: refusing a repeated index needs
      * libsrtp's replay bitmap, which the OpenSSL path does not keep.
      */
     bool libsrtp_tx;
+    /* true: inbound RTCP goes through libsrtp even under GCM (tests, as above). */
+    bool libsrtp_rx;
 } weir_srtp_options;
 
 typedef struct weir_srtp weir_srtp;
@@ -115,14 +122,17 @@ int weir_srtp_profile_lengths(weir_srtp_profile profile, size_t *key_len, size_t
 const char *weir_srtp_profile_name(weir_srtp_profile profile);
 
 /**
- * Creates the two sessions. keys is copied (the caller may wipe it); opts
- * may be NULL for {WEIR_SRTP_DEFAULT_WINDOW, allow_repeat_tx = true,
- * libsrtp_tx = false}.
+ * Creates the protection state. keys is copied (the caller may wipe it;
+ * the copy is wiped at destroy); opts may be NULL for
+ * {WEIR_SRTP_DEFAULT_WINDOW, allow_repeat_tx = true, libsrtp_tx = false,
+ * libsrtp_rx = false}. A libsrtp session is created here when its direction
+ * needs it from the start (AES_CM, or an option above), else on first use;
+ * a late creation failure is logged once and its packets fail -WEIR_EIO.
  * Returns NULL on an unsupported profile, wrong key/salt lengths, a bad
- * window or a libsrtp failure (logged).
+ * window or a libsrtp/OpenSSL failure (logged).
  */
 weir_srtp *weir_srtp_create(const weir_srtp_keys *keys, const weir_srtp_options *opts);
-/** Frees both sessions (and the GCM tx cipher) and wipes the keys. NULL is a no-op. */
+/** Frees the sessions and OpenSSL contexts and wipes the keys. NULL is a no-op. */
 void weir_srtp_destroy(weir_srtp *s);
 
 /**
@@ -143,7 +153,8 @@ int weir_srtp_unprotect_rtcp(weir_srtp *s, uint8_t *buf, size_t *len);
  * in one direction (outbound = true for ours), e.g. when a track ends, so
  * that memory does not grow with SSRCs seen. A later packet on that SSRC
  * starts a fresh stream from the template. Outbound, this clears the SSRC
- * from both the GCM tx table and libsrtp. Returns 0 or -WEIR_ENOTFOUND.
+ * from both the GCM tx table and libsrtp; inbound, from the GCM RTCP replay
+ * table and libsrtp. Returns 0 or -WEIR_ENOTFOUND.
  */
 int weir_srtp_remove_ssrc(weir_srtp *s, uint32_t ssrc, bool outbound);
 
@@ -154,10 +165,12 @@ weir_srtp_profile weir_srtp_get_profile(const weir_srtp *s);
  * libsrtp. For tests and metrics.
  */
 size_t weir_srtp_gcm_tx_ssrcs(const weir_srtp *s);
+/** libsrtp sessions created so far (0..2): a GCM subscriber keeps 0. For tests. */
+int weir_srtp_libsrtp_sessions(const weir_srtp *s);
 /**
  * The libsrtp status (srtp_err_status_t) of the last failed call; 0 if
- * none. A failure on the GCM tx path reports the libsrtp status of the same
- * kind (bad_param, replay_old, cipher_fail).
+ * none. A failure on an OpenSSL path reports the libsrtp status of the same
+ * kind (bad_param, auth_fail, replay_old, no_ctx, cipher_fail).
  */
 int weir_srtp_last_status(const weir_srtp *s);
 /** Name of a libsrtp status, e.g. "auth_fail", for debug lines. */

@@ -1,7 +1,7 @@
 /*
  * Outbound SRTP AEAD_AES_128_GCM on OpenSSL EVP (see srtp_gcm_tx.h for why
- * it is not libsrtp's). Three parts: the key derivation run once at create,
- * the per-SSRC rollover table, and the per-packet AEAD call.
+ * it is not libsrtp's). Three parts: keying at create (the KDF is in
+ * srtp_kdf.c), the per-SSRC rollover table, and the per-packet AEAD call.
  */
 #define WEIR_LOG_MODULE "peer.srtp_gcm_tx"
 
@@ -14,13 +14,19 @@
 #include <openssl/params.h>
 #include <string.h>
 
+#include "peer/srtp_kdf.h"
 #include "weir/alloc.h"
 #include "weir/log.h"
 
 #define RTP_HEADER_LEN 12
 #define IV_LEN 12
-/* Open addressing at <= 50 % load keeps probe runs short without tombstones. */
-#define TABLE_SLOTS (2 * WEIR_SRTP_GCM_TX_MAX_SSRCS)
+/*
+ * Open addressing at <= 50 % load keeps probe runs short without
+ * tombstones. The table starts small and doubles: a subscriber usually has
+ * two to a dozen outbound SSRCs, and a full-size table (8 KB) per peer was
+ * a visible share of the memory per subscriber.
+ */
+#define MIN_SLOTS 8 /* a power of two: slots are masked, not divided */
 #define SEQ_HALF 0x8000
 #define SEQ_SPAN 0x10000
 
@@ -37,34 +43,9 @@ struct weir_srtp_gcm_tx {
     uint8_t session_salt[WEIR_SRTP_GCM_TX_SALT_LEN];
     int32_t window; /* libsrtp's bitmap length: the requested window rounded up to 32 */
     size_t count;
-    ssrc_entry slots[TABLE_SLOTS];
+    size_t n_slots; /* a power of two, up to 2 * WEIR_SRTP_GCM_TX_MAX_SSRCS */
+    ssrc_entry *slots;
 };
-
-/* ---- key derivation (RFC 3711 §4.3) -------------------------------------- */
-
-/*
- * AES-CM PRF with key_derivation_rate 0: the keystream of AES-128 in counter
- * mode under the master key, starting at x = (label << 48) XOR master_salt
- * in the top 112 bits and a 16-bit block counter of 0 (§4.3.1, §4.3.3).
- * The 112-bit salt is the 96-bit GCM master salt times 2^16 (RFC 7714 §11,
- * errata 4938): two zero bytes appended, which is what libsrtp does.
- */
-static int kdf(const uint8_t *master_key, const uint8_t *master_salt, uint8_t label, uint8_t *out,
-               size_t out_len)
-{
-    uint8_t iv[16] = {0};
-    memcpy(iv, master_salt, WEIR_SRTP_GCM_TX_SALT_LEN);
-    iv[7] ^= label; /* the label sits just above the 48-bit (index DIV kdr) */
-    uint8_t zeros[WEIR_SRTP_GCM_TX_KEY_LEN] = {0};
-    int n = 0, fin = 0;
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int ok = c && out_len <= sizeof zeros &&
-             EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, master_key, iv) == 1 &&
-             EVP_EncryptUpdate(c, out, &n, zeros, (int)out_len) == 1 &&
-             EVP_EncryptFinal_ex(c, out + n, &fin) == 1 && (size_t)(n + fin) == out_len;
-    EVP_CIPHER_CTX_free(c);
-    return ok ? 0 : -WEIR_EIO;
-}
 
 weir_srtp_gcm_tx *weir_srtp_gcm_tx_create(const uint8_t *master_key, const uint8_t *master_salt,
                                           uint32_t window)
@@ -74,12 +55,15 @@ weir_srtp_gcm_tx *weir_srtp_gcm_tx_create(const uint8_t *master_key, const uint8
         return NULL;
     }
     weir_srtp_gcm_tx *t = WEIR_NEW(weir_srtp_gcm_tx);
+    t->n_slots = MIN_SLOTS;
+    t->slots = weir_calloc(t->n_slots, sizeof *t->slots);
     t->window = (int32_t)((window + 31) & ~31u);
     uint8_t session_key[WEIR_SRTP_GCM_TX_KEY_LEN];
-    /* Labels: 0x00 SRTP encryption key, 0x02 SRTP salting key (RFC 3711 §4.3.2). */
-    int rc = kdf(master_key, master_salt, 0x00, session_key, sizeof session_key);
+    int rc = weir_srtp_kdf(master_key, master_salt, WEIR_SRTP_GCM_TX_SALT_LEN,
+                           WEIR_SRTP_LABEL_RTP_ENCRYPTION, session_key, sizeof session_key);
     if (rc == 0)
-        rc = kdf(master_key, master_salt, 0x02, t->session_salt, sizeof t->session_salt);
+        rc = weir_srtp_kdf(master_key, master_salt, WEIR_SRTP_GCM_TX_SALT_LEN,
+                           WEIR_SRTP_LABEL_RTP_SALT, t->session_salt, sizeof t->session_salt);
     t->ctx = EVP_CIPHER_CTX_new();
     /* The default GCM IV length is 12 bytes, the SRTP one (RFC 7714 §8.1). */
     if (rc != 0 || !t->ctx ||
@@ -101,21 +85,28 @@ void weir_srtp_gcm_tx_destroy(weir_srtp_gcm_tx *t)
         return;
     /* EVP_CIPHER_CTX_free cleanses the key schedule it holds. */
     EVP_CIPHER_CTX_free(t->ctx);
+    OPENSSL_cleanse(t->slots, t->n_slots * sizeof *t->slots);
+    weir_free(t->slots);
     OPENSSL_cleanse(t, sizeof *t);
     weir_free(t);
 }
 
 /* ---- SSRC table ------------------------------------------------------------ */
 
-static size_t home_slot(uint32_t ssrc)
+static size_t home_slot(const weir_srtp_gcm_tx *t, uint32_t ssrc)
 {
     /* SSRCs are random but a test or a client may pick 1, 2, 3: mix anyway. */
-    return (size_t)((ssrc * 0x9E3779B1u) >> 16) % TABLE_SLOTS;
+    return (size_t)((ssrc * 0x9E3779B1u) >> 16) & (t->n_slots - 1);
+}
+
+static size_t next_slot(const weir_srtp_gcm_tx *t, size_t i)
+{
+    return (i + 1) & (t->n_slots - 1);
 }
 
 static ssrc_entry *find(const weir_srtp_gcm_tx *t, uint32_t ssrc)
 {
-    for (size_t i = home_slot(ssrc), n = 0; n < TABLE_SLOTS; i = (i + 1) % TABLE_SLOTS, n++) {
+    for (size_t i = home_slot(t, ssrc), n = 0; n < t->n_slots; i = next_slot(t, i), n++) {
         const ssrc_entry *e = &t->slots[i];
         if (!e->used)
             return NULL;
@@ -125,16 +116,37 @@ static ssrc_entry *find(const weir_srtp_gcm_tx *t, uint32_t ssrc)
     return NULL;
 }
 
+static void insert(weir_srtp_gcm_tx *t, const ssrc_entry *e)
+{
+    size_t i = home_slot(t, e->ssrc);
+    while (t->slots[i].used)
+        i = next_slot(t, i);
+    t->slots[i] = *e;
+}
+
+/* Doubles the slot array and re-inserts every entry (slots depend on the size). */
+static void grow(weir_srtp_gcm_tx *t)
+{
+    ssrc_entry *old = t->slots;
+    size_t old_n = t->n_slots;
+    t->n_slots = old_n * 2;
+    t->slots = weir_calloc(t->n_slots, sizeof *t->slots);
+    for (size_t i = 0; i < old_n; i++)
+        if (old[i].used)
+            insert(t, &old[i]);
+    OPENSSL_cleanse(old, old_n * sizeof *old);
+    weir_free(old);
+}
+
 int weir_srtp_gcm_tx_add_ssrc(weir_srtp_gcm_tx *t, uint32_t ssrc)
 {
     if (find(t, ssrc))
         return -WEIR_EEXIST;
     if (t->count >= WEIR_SRTP_GCM_TX_MAX_SSRCS)
         return -WEIR_EFULL;
-    size_t i = home_slot(ssrc);
-    while (t->slots[i].used)
-        i = (i + 1) % TABLE_SLOTS;
-    t->slots[i] = (ssrc_entry){.highest = 0, .ssrc = ssrc, .used = true};
+    if (2 * (t->count + 1) > t->n_slots)
+        grow(t);
+    insert(t, &(ssrc_entry){.highest = 0, .ssrc = ssrc, .used = true});
     t->count++;
     return 0;
 }
@@ -150,8 +162,8 @@ int weir_srtp_gcm_tx_remove_ssrc(weir_srtp_gcm_tx *t, uint32_t ssrc)
      * empty slot and no tombstones accumulate.
      */
     size_t hole = (size_t)(e - t->slots);
-    for (size_t j = (hole + 1) % TABLE_SLOTS; t->slots[j].used; j = (j + 1) % TABLE_SLOTS) {
-        size_t home = home_slot(t->slots[j].ssrc);
+    for (size_t j = next_slot(t, hole); t->slots[j].used; j = next_slot(t, j)) {
+        size_t home = home_slot(t, t->slots[j].ssrc);
         /* j may move to hole unless its home lies cyclically in (hole, j]. */
         bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (!stays) {

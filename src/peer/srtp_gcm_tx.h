@@ -11,9 +11,7 @@
  * (tests/unit/test_srtp.c checks it), so the receiver cannot tell.
  *
  * What it does per packet: the session key and salt come from the master
- * key/salt through the SRTP KDF (RFC 3711 §4.3.1/§4.3.3, AES-CM PRF,
- * key_derivation_rate 0; the 96-bit master salt is multiplied by 2^16,
- * RFC 7714 §11 errata 4938); IV = 00 00 || SSRC || ROC || SEQ, XOR session
+ * key/salt through the SRTP KDF once, at create (srtp_kdf.h); IV = 00 00 || SSRC || ROC || SEQ, XOR session
  * salt (RFC 7714 §8.1); AAD = the RTP header with CSRCs and header
  * extension; the payload is encrypted in place and a 16-byte tag appended.
  *
@@ -28,7 +26,7 @@
  *
  * SSRCs are not added implicitly: protect answers -WEIR_ENOTFOUND for an
  * unknown SSRC and the owner decides (weir_srtp_gcm_tx_add_ssrc). The table
- * is fixed: WEIR_SRTP_GCM_TX_MAX_SSRCS entries; past it add_ssrc answers
+ * grows with use up to WEIR_SRTP_GCM_TX_MAX_SSRCS entries; past it add_ssrc answers
  * -WEIR_EFULL and nothing is evicted, because forgetting a live SSRC's ROC
  * would reuse GCM nonces (fatal for GCM's authenticity) and desynchronise
  * the receiver. srtp.c sends such SSRCs through libsrtp instead.
@@ -48,7 +46,7 @@
 #define WEIR_SRTP_GCM_TX_KEY_LEN 16
 #define WEIR_SRTP_GCM_TX_SALT_LEN 12
 #define WEIR_SRTP_GCM_TX_TAG_LEN 16
-/* Live SSRCs per object; the hash table has twice as many slots. */
+/* Live SSRCs per object; the hash table grows to twice as many slots. */
 #define WEIR_SRTP_GCM_TX_MAX_SSRCS 256
 
 typedef struct weir_srtp_gcm_tx weir_srtp_gcm_tx;
