@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shell/second_ticker.h"
 #include "shell/udp_egress.h"
 #include "weir/alloc.h"
 #include "weir/errors.h"
@@ -56,9 +57,9 @@ struct weir_ice_agent {
     /* owned: */
     GMainContext *ctx; /* referenced */
     NiceAgent *nice;
-    GSource *watchdog; /* silence ticks while connected */
-    GSource *reemit;   /* re-offers local candidates after a restart */
-    GSource *reaper;   /* deferred destroy */
+    weir_tick_entry watchdog; /* silence ticks while connected (second_ticker.h) */
+    GSource *reemit;          /* re-offers local candidates after a restart */
+    GSource *reaper;          /* deferred destroy */
     char *local_ufrag;
     char *local_pwd;
     char *remote_ufrag;
@@ -268,16 +269,17 @@ static void on_gathering_done(NiceAgent *nice G_GNUC_UNUSED, guint stream_id G_G
  * may be (SCTP heartbeats every 30 s), hence DISCONNECTED and not FAILED.
  * Counting ticks instead of reading a clock keeps the hot path to one store.
  *
- * The tick is one second, on GLib's seconds-granularity timers: those of
- * every agent in the context fire in the same loop iteration. Millisecond
- * timers would each wake the worker on their own schedule: with 200
- * subscribers that was ~160 extra loop iterations per second, each one
- * walking every GSource of the context (profiled: GLib's prepare/check and
- * poll were ~17 % of a loaded worker). Silence is declared after
- * consent_timeout_s ticks without a datagram, i.e. within one second after
- * the consent timeout, as before.
+ * The tick is one second, from the context's shared seconds timer
+ * (second_ticker.h): one GSource for every agent of the worker, since GLib
+ * walks all sources in each loop iteration. Millisecond timers per agent
+ * would each wake the worker on their own schedule: with 200 subscribers
+ * that was ~160 extra loop iterations per second, each one walking every
+ * GSource of the context (profiled: GLib's prepare/check and poll were
+ * ~17 % of a loaded worker); a seconds timer per agent still cost ~10 %.
+ * Silence is declared after consent_timeout_s ticks without a datagram,
+ * i.e. within one second after the consent timeout, as before.
  */
-static gboolean on_watchdog(gpointer data)
+static void on_watchdog(void *data)
 {
     weir_ice_agent *a = data;
     if (a->rx_seen) {
@@ -287,7 +289,6 @@ static gboolean on_watchdog(gpointer data)
         a->silent = true;
         report(a, WEIR_ICE_DISCONNECTED, "silence");
     }
-    return G_SOURCE_CONTINUE;
 }
 
 static void watchdog_arm(weir_ice_agent *a)
@@ -295,11 +296,8 @@ static void watchdog_arm(weir_ice_agent *a)
     a->rx_seen = false;
     a->silent = false;
     a->silent_ticks = 0;
-    if (a->watchdog || a->consent_timeout_s == 0)
-        return;
-    a->watchdog = g_timeout_source_new_seconds(1);
-    g_source_set_callback(a->watchdog, on_watchdog, a, NULL);
-    g_source_attach(a->watchdog, a->ctx);
+    if (a->consent_timeout_s > 0)
+        weir_tick_add(a->ctx, &a->watchdog, on_watchdog, a);
 }
 
 static void drop_source(GSource **src)
@@ -382,7 +380,7 @@ static void on_component_state(NiceAgent *nice G_GNUC_UNUSED, guint stream_id G_
         a->ever_connected = true;
         watchdog_arm(a); /* a check just succeeded: the peer is alive */
     } else if (state == NICE_COMPONENT_STATE_FAILED) {
-        drop_source(&a->watchdog);
+        weir_tick_remove(&a->watchdog);
         a->consent_lost = true; /* or never had a pair: either way, no bypass */
     }
     egress_refresh(a);
@@ -541,7 +539,7 @@ static void log_egress(const weir_ice_agent *a)
 
 static void free_agent(weir_ice_agent *a)
 {
-    drop_source(&a->watchdog);
+    weir_tick_remove(&a->watchdog);
     drop_source(&a->reemit);
     drop_source(&a->reaper);
     log_egress(a);
@@ -595,7 +593,7 @@ void weir_ice_agent_destroy(weir_ice_agent *a)
     /* Inside one of our callbacks, i.e. inside libnice: finish once it has
      * unwound. Disconnecting during an emission is safe in GObject. */
     g_signal_handlers_disconnect_by_data(a->nice, a);
-    drop_source(&a->watchdog);
+    weir_tick_remove(&a->watchdog);
     drop_source(&a->reemit);
     a->reaper = attach_idle(a, on_reap);
 }
