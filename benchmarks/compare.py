@@ -3,6 +3,7 @@
 
     benchmarks/compare.py BUILD_DIR [--preset fanout] [--steps 25,50,100,200,400,800]
                           [--reps 3] [--warmup 3] [--duration 10] [--out DIR]
+                          [--pacing FACTOR [--pacing-burst MS]]
 
 BUILD_DIR holds `weir` and `benchmarks/weir-load/weir-load`. Everything runs
 inside a private network namespace (the script re-runs itself under
@@ -19,6 +20,11 @@ goes first, and the table gives min / median / max. Stepping stops for a
 server once its median loss exceeds --max-loss % or its CPU reaches
 --max-cpu CPU-s/s (the core is saturated). Writes DIR/results.json (every
 run's report), DIR/table.md and DIR/cpu.svg; prints the table.
+
+--pacing FACTOR (and --pacing-burst MS) are passed to weir-load: the
+publishers spread each frame's packets like a browser's pacer instead of
+sending one burst per frame (see "Pacing and latency" in README.md); the
+table's header says which was used.
 
 Figures are ratios on a shared, noisy machine: compare the two servers
 within one run, not across runs.
@@ -219,6 +225,10 @@ def run_point(kind, args, subs, rep, workdir):
         cmd += ["--subscribers", str(subs)]
     if args.simulcast:
         cmd.append("--simulcast")
+    if args.pacing:
+        cmd += ["--pacing", str(args.pacing)]
+        if args.pacing_burst:
+            cmd += ["--pacing-burst", str(args.pacing_burst)]
     try:
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                            timeout=120 + subs // 5 + args.duration + args.warmup)
@@ -324,8 +334,17 @@ def ratio_lines(results, steps, num, den, fmt):
     return out
 
 
-def table(results, servers, steps):
-    lines = ["| server | subs | video streams | " + " | ".join(m[0] for m in METRICS) + " |",
+def pacing_label(factor, burst_ms=0):
+    """How the publishers sent, in words (weir-load's own label: off, 2.5x, 2.5x+40ms)."""
+    if not factor:
+        return "off (one burst per frame)"
+    label = f"{factor:g}x the layer bitrate"
+    return label + (f", bursts up to {burst_ms} ms" if burst_ms else "")
+
+
+def table(results, servers, steps, pacing=(0, 0)):
+    lines = [f"Publisher pacing: {pacing_label(*pacing)}.", "",
+             "| server | subs | video streams | " + " | ".join(m[0] for m in METRICS) + " |",
              "|---|---|---|" + "---|" * len(METRICS)]
     for s in steps:
         for kind in servers:
@@ -427,6 +446,11 @@ def main():
                          "in the same run with the same weir-load: the table adds the "
                          "before/after ratio")
     ap.add_argument("--simulcast", action="store_true")
+    ap.add_argument("--pacing", type=float, default=0, metavar="FACTOR",
+                    help="weir-load --pacing: publishers spread each frame's packets at FACTOR x "
+                         "the bitrate (a browser's pacer: 2.5); 0 (default) = one burst per frame")
+    ap.add_argument("--pacing-burst", type=int, default=0, metavar="MS",
+                    help="weir-load --pacing-burst: the pacer may run MS ms ahead of its rate")
     ap.add_argument("--max-loss", type=float, default=1.0)
     ap.add_argument("--max-cpu", type=float, default=0.95)
     ap.add_argument("--server-cpu", type=int, default=0)
@@ -444,6 +468,10 @@ def main():
     servers = [s for s in args.servers.split(",") if s]
     if "weir-before" in servers and not args.baseline and not args.from_results:
         ap.error("weir-before needs --baseline BUILD_DIR")
+    if args.pacing and not 1 <= args.pacing <= 100:
+        ap.error("--pacing wants 0 (off) or a factor from 1 to 100")
+    if not 0 <= args.pacing_burst <= 1000:
+        ap.error("--pacing-burst wants milliseconds from 0 to 1000")
     if args.from_results:
         with open(args.from_results) as f:
             saved = json.load(f)
@@ -451,7 +479,8 @@ def main():
         out_dir = os.path.abspath(args.out) if args.out else os.path.dirname(
             os.path.abspath(args.from_results))
         os.makedirs(out_dir, exist_ok=True)
-        md = table(results, servers, saved["steps"])
+        md = table(results, servers, saved["steps"],
+                   (saved.get("pacing", 0), saved.get("pacing_burst_ms", 0)))
         with open(os.path.join(out_dir, "table.md"), "w") as f:
             f.write(md)
         svg_plot(results, servers, saved["steps"], os.path.join(out_dir, "cpu.svg"),
@@ -480,7 +509,8 @@ def main():
     active = list(servers)
     started = time.time()
     loadavg_start = os.getloadavg()
-    log(f"compare: preset={args.preset} steps={steps} reps={args.reps} out={out_dir}")
+    log(f"compare: preset={args.preset} steps={steps} reps={args.reps} "
+        f"pacing={pacing_label(args.pacing, args.pacing_burst)} out={out_dir}")
     for s in steps:
         if not active:
             break
@@ -498,13 +528,14 @@ def main():
                     (cpu is not None and cpu >= args.max_cpu):
                 log(f"compare: {kind} stops at {s} (loss {loss}, cpu {cpu})")
                 active.remove(kind)
-    md = table(results, servers, steps)
+    md = table(results, servers, steps, (args.pacing, args.pacing_burst))
     with open(os.path.join(out_dir, "table.md"), "w") as f:
         f.write(md)
     svg_plot(results, servers, steps, os.path.join(out_dir, "cpu.svg"), args.preset)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"preset": args.preset, "steps": steps, "reps": args.reps,
                    "warmup_s": args.warmup, "duration_s": args.duration,
+                   "pacing": args.pacing, "pacing_burst_ms": args.pacing_burst,
                    "cpus": os.cpu_count(), "loadavg_start": loadavg_start,
                    "elapsed_s": round(time.time() - started, 1),
                    "runs": {k: {str(s): v for s, v in results[k].items()} for k in servers}},

@@ -112,6 +112,9 @@ static void janus_on_message(wl_part *part, json_t *msg)
         wl_peer *p = sender == part->janus_pub_handle ? part->pub : part->sub;
         if (p && cand)
             wl_peer_add_candidate(p, cand);
+    } else if (strcmp(kind, "webrtcup") == 0) {
+        if (sender == part->janus_pub_handle)
+            part->janus_pub_up = true;
     } else if (strcmp(kind, "hangup") == 0 || strcmp(kind, "detached") == 0) {
         WEIR_LOG_WARN("%s participant=%s handle=%llu", kind, part->name,
                       (unsigned long long)sender);
@@ -216,9 +219,30 @@ static int configure_thumbnails(wl_part *part, json_t *attached)
     return rc;
 }
 
+/* Whether every other publisher's feed is live at Janus (see subscribe()). */
+static bool feeds_up(void *arg)
+{
+    wl_part *part = arg;
+    wl_ctx *ctx = part->ctx;
+    for (size_t i = 0; i < ctx->n_parts; i++) {
+        wl_part *o = ctx->parts[i];
+        if (o != part && o->janus_feed && !o->janus_pub_up && !o->closed)
+            return false;
+    }
+    return true;
+}
+
 static int subscribe(wl_part *part)
 {
     wl_ctx *ctx = part->ctx;
+    /*
+     * The videoroom answers "No such feed" (428) to a subscription until the
+     * publisher's PeerConnection is up on its side ("webrtcup"), which comes
+     * a moment after our end of the DTLS handshake completes: wait for it
+     * (a feed that never comes up is left to the join to report).
+     */
+    if (!wl_run_until(ctx, feeds_up, part, REQUEST_TIMEOUT_MS))
+        WEIR_LOG_WARN("participant=%s: a publisher's feed is not up at Janus yet", part->name);
     json_t *streams = wanted_streams(part);
     if (json_array_size(streams) == 0) {
         json_decref(streams);

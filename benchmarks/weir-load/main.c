@@ -90,11 +90,11 @@ static void progress(wl_ctx *ctx, int64_t now)
     double tool = dt > 0 ? (cpu - last_cpu) / dt : 0;
     fprintf(stderr,
             "\r[%6.1fs] pubs %zu/%zu subs %zu/%zu rx %.0f pps lat p50 %.2f p99 %.2f ms "
-            "srtp_fail %llu tool_cpu %.0f%%   ",
+            "srtp_fail %llu tool_cpu %.0f%% pacing %s   ",
             (double)(now - ctx->start_us) / 1e6, pubs_ok, pubs, subs_ok, subs, pps,
             wl_hist_percentile(&ctx->stats.lat_video, 50) / 1000.0,
             wl_hist_percentile(&ctx->stats.lat_video, 99) / 1000.0,
-            (unsigned long long)ctx->stats.srtp_fail, tool * 100);
+            (unsigned long long)ctx->stats.srtp_fail, tool * 100, wl_pacing_label(&ctx->opt));
     last_rx = ctx->stats.rx_packets;
     last_cpu = cpu;
     last_t = now;
@@ -177,6 +177,11 @@ static void usage(FILE *out)
             "  --decode K              K subscribers unprotect everything and decode the video\n"
             "  --no-udp-gro            subscriber sockets take datagrams one by one (default:\n"
             "                          UDP_GRO on, see benchmarks/README.md)\n"
+            "  --pacing FACTOR         spread each frame's video packets at FACTOR x the\n"
+            "                          layer's bitrate, like a browser's pacer (libwebrtc:\n"
+            "                          2.5); 0 (default) = one burst per frame\n"
+            "  --pacing-burst MS       the pacer may send up to MS ms ahead of its rate\n"
+            "                          (recent libwebrtc: 40); default 0\n"
             "  --ramp R                joins per second (default 100)\n"
             "  --warmup S --duration S measurement window (default 3 + 10 s)\n"
             "  --server-pid PID        sample the server's CPU and RSS from /proc\n"
@@ -184,6 +189,36 @@ static void usage(FILE *out)
             "  --label TEXT            copied into the JSON report\n"
             "  --quiet                 no progress line\n"
             "  --verbose               debug log (SDP, connection times)\n");
+}
+
+/*
+ * --pacing: 0 (no pacing) or a factor from 1 to 100. Below 1 the pacer
+ * would drain slower than the encoder fills it and the queue would only grow.
+ */
+static int parse_pacing(const char *arg, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v == 0 || (v >= 1 && v <= 100))) {
+        fprintf(stderr, "weir-load: --pacing %s: want 0 (off) or a factor from 1 to 100\n", arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_pacing_burst(const char *arg, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < 0 || v > 1000) {
+        fprintf(stderr, "weir-load: --pacing-burst %s: want milliseconds from 0 to 1000\n", arg);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
 }
 
 static int parse_options(int argc, char **argv, wl_options *o, int *participants)
@@ -238,6 +273,8 @@ static int parse_options(int argc, char **argv, wl_options *o, int *participants
         {"decode", required_argument, 0, 'D'},
         {"students", required_argument, 0, 'T'},
         {"no-udp-gro", no_argument, 0, 'G'},
+        {"pacing", required_argument, 0, 'A'},
+        {"pacing-burst", required_argument, 0, 'B'},
         {0, 0, 0, 0},
     };
     int c;
@@ -296,6 +333,14 @@ static int parse_options(int argc, char **argv, wl_options *o, int *participants
         case 'G':
             o->udp_gro = false;
             break;
+        case 'A':
+            if (parse_pacing(optarg, &o->pacing) < 0)
+                return -1;
+            break;
+        case 'B':
+            if (parse_pacing_burst(optarg, &o->pacing_burst_ms) < 0)
+                return -1;
+            break;
         case 'R':
             o->ramp_per_s = atof(optarg);
             break;
@@ -339,6 +384,8 @@ static int parse_options(int argc, char **argv, wl_options *o, int *participants
         o->verify_every < 1 || o->decode < 0 || o->students < 1 || o->students > 200 ||
         o->ramp_per_s <= 0 || o->warmup_s < 0 || o->duration_s <= 0)
         return -1;
+    if (o->pacing_burst_ms > 0 && o->pacing == 0)
+        fprintf(stderr, "weir-load: --pacing-burst without --pacing has no effect\n");
     if (strcmp(o->preset, "classroom") == 0)
         o->simulcast = true; /* the teacher's three layers, the students' two */
     else if (strcmp(o->preset, "fanout") != 0 && strcmp(o->preset, "meeting") != 0) {
@@ -465,10 +512,12 @@ int main(int argc, char **argv)
     }
     if (!ctx.opt.quiet)
         fprintf(stderr,
-                "weir-load: clip %zu layer(s), top %dx%d %.0f kbps payload, %.1f s to encode\n",
+                "weir-load: clip %zu layer(s), top %dx%d %.0f kbps payload, %.1f s to encode, "
+                "pacing %s\n",
                 ctx.clip.n_layers, ctx.clip.layers[ctx.clip.n_layers - 1].width,
                 ctx.clip.layers[ctx.clip.n_layers - 1].height,
-                info.clip_kbps[ctx.clip.n_layers - 1], (double)(wl_now_us() - t) / 1e6);
+                info.clip_kbps[ctx.clip.n_layers - 1], (double)(wl_now_us() - t) / 1e6,
+                wl_pacing_label(&ctx.opt));
     ctx.cert = weir_cert_generate(weir_clock_wall_ms(), err, sizeof err);
     if (!ctx.cert || !(ctx.dctx = weir_dtls_ctx_create(ctx.cert))) {
         fprintf(stderr, "weir-load: certificate: %s\n", err);
@@ -507,6 +556,7 @@ int main(int argc, char **argv)
         wl_snapshot a, b;
         wl_hist_reset(&ctx.stats.lat_video);
         wl_hist_reset(&ctx.stats.lat_audio);
+        ctx.stats.tx_frame_spread_max_us = 0; /* a maximum of the window, like the latency */
         wl_snapshot_take(&ctx, &a, 0);
         wl_run_until(&ctx, NULL, NULL, (int)(ctx.opt.duration_s * 1000));
         wl_snapshot_take(&ctx, &b, a.t_us);

@@ -267,6 +267,10 @@ static void flush_dtls(wl_peer *p)
             if (p->is_publisher) {
                 p->tx.next_video_us = p->ctx->now_us;
                 p->tx.next_audio_us = p->ctx->now_us;
+                for (size_t l = 0; l < p->tx.n_layers; l++)
+                    p->tx.layers[l].pacing =
+                        wl_pacing_make(p->ctx->opt.pacing, p->ctx->clip.layers[l].kbps,
+                                       (int64_t)p->ctx->opt.pacing_burst_ms * 1000);
             }
             WEIR_LOG_DEBUG("connected peer=%s pc=%s profile=%s ms=%lld", p->part->name,
                            p->is_publisher ? "pub" : "sub", weir_srtp_profile_name(ev.keys.profile),
@@ -709,7 +713,71 @@ static uint64_t wall_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void send_frame(wl_peer *p, tx_batch *b)
+/*
+ * Sends packet tl->packet of the layer's current frame (stamped now_ns,
+ * the time it really leaves), accounts it to the pacer and moves on.
+ */
+static void send_video_packet(wl_peer *p, tx_batch *b, size_t l, int64_t now_us, int64_t due_us,
+                              uint64_t now_ns)
+{
+    wl_tx *tx = &p->tx;
+    wl_tx_layer *tl = &tx->layers[l];
+    const wl_layer_clip *lc = &p->ctx->clip.layers[l];
+    const wl_tx_frame *qf = &tx->queue[tl->frame % WL_TX_QUEUE];
+    const wl_frame *f = &lc->frames[qf->clip_pos % lc->n_frames];
+    const wl_packet *pk = &lc->packets[f->first + tl->packet];
+    uint32_t ts = tl->frame * (VIDEO_CLOCK / (uint32_t)p->ctx->opt.fps);
+    uint16_t picture_id = (uint16_t)(tl->frame & 0x7FFF);
+    uint8_t *out = b->bufs[b->n];
+    size_t h = rtp_header(tx, out, WL_PT_VP8, pk->marker, tl->seq++, ts, tl->ssrc, "1", lc->rid);
+    memcpy(out + h, pk->payload, pk->len);
+    /* PictureID (descriptor bytes 2-3, M bit set): continuous across clip loops. */
+    out[h + 2] = (uint8_t)(0x80 | (picture_id >> 8));
+    out[h + 3] = (uint8_t)picture_id;
+    wl_trailer_write(out + h + pk->len, tl->trailer_seq++, now_ns);
+    batch_add(p, b, h + pk->len + WL_TRAILER_LEN);
+    /* The pacer counts the RTP payload, as libwebrtc's does by default (pacing.h). */
+    wl_pacer_sent(&tl->pacer, &tl->pacing, now_us, (size_t)pk->len + WL_TRAILER_LEN);
+    wl_stats *st = &p->ctx->stats;
+    st->tx_video_packets++;
+    if (now_us > due_us)
+        st->tx_late_us += (uint64_t)(now_us - due_us);
+    if (++tl->packet < f->count)
+        return;
+    /* the frame is out */
+    uint64_t spread = now_us > qf->capture_us ? (uint64_t)(now_us - qf->capture_us) : 0;
+    st->tx_frames++;
+    st->tx_frame_spread_us += spread;
+    if (spread > st->tx_frame_spread_max_us)
+        st->tx_frame_spread_max_us = spread;
+    tl->packet = 0;
+    tl->frame++;
+}
+
+/*
+ * Sends the layer's packets that are due at now_us; returns when the next
+ * one is (INT64_MAX when the layer has sent every captured frame).
+ */
+static int64_t send_layer(wl_peer *p, tx_batch *b, size_t l, int64_t now_us, uint64_t *now_ns)
+{
+    wl_tx *tx = &p->tx;
+    wl_tx_layer *tl = &tx->layers[l];
+    while (tl->frame != tx->frame_no) {
+        int64_t due = wl_pacer_next_us(&tl->pacer, &tl->pacing);
+        int64_t capture = tx->queue[tl->frame % WL_TX_QUEUE].capture_us;
+        if (due < capture)
+            due = capture;
+        if (due > now_us)
+            return due;
+        if (!*now_ns)
+            *now_ns = wall_ns(); /* one clock read per call, when something leaves */
+        send_video_packet(p, b, l, now_us, due, *now_ns);
+    }
+    return INT64_MAX;
+}
+
+/* Captures the frame due on the frame clock at capture_us into the queue. */
+static void capture_frame(wl_peer *p, tx_batch *b, int64_t capture_us, uint64_t *now_ns)
 {
     wl_tx *tx = &p->tx;
     const wl_clip *clip = &p->ctx->clip;
@@ -717,26 +785,27 @@ static void send_frame(wl_peer *p, tx_batch *b)
         tx->clip_pos = 0; /* the clip starts with a keyframe */
         tx->keyframe_requested = false;
     }
-    uint32_t ts = tx->frame_no * (VIDEO_CLOCK / (uint32_t)p->ctx->opt.fps);
-    uint16_t picture_id = (uint16_t)(tx->frame_no & 0x7FFF);
-    uint64_t now_ns = wall_ns();
+    /*
+     * A layer that lags a whole queue behind (a pacing rate below the media
+     * rate cannot happen: --pacing is 0 or >= 1; but a keyframe storm or a
+     * starved loop can) sends its oldest frame at once to make room.
+     */
     for (size_t l = 0; l < tx->n_layers; l++) {
-        const wl_layer_clip *lc = &clip->layers[l];
-        const wl_frame *f = &lc->frames[tx->clip_pos % lc->n_frames];
         wl_tx_layer *tl = &tx->layers[l];
-        for (uint32_t k = 0; k < f->count; k++) {
-            const wl_packet *pk = &lc->packets[f->first + k];
-            uint8_t *out = b->bufs[b->n];
-            size_t h =
-                rtp_header(tx, out, WL_PT_VP8, pk->marker, tl->seq++, ts, tl->ssrc, "1", lc->rid);
-            memcpy(out + h, pk->payload, pk->len);
-            /* PictureID (descriptor bytes 2-3, M bit set): continuous across clip loops. */
-            out[h + 2] = (uint8_t)(0x80 | (picture_id >> 8));
-            out[h + 3] = (uint8_t)picture_id;
-            wl_trailer_write(out + h + pk->len, tl->trailer_seq++, now_ns);
-            batch_add(p, b, h + pk->len + WL_TRAILER_LEN);
-        }
+        if (tx->frame_no - tl->frame < WL_TX_QUEUE)
+            continue;
+        if (!*now_ns)
+            *now_ns = wall_ns();
+        uint32_t oldest = tl->frame;
+        while (tl->frame == oldest)
+            send_video_packet(p, b, l, capture_us, capture_us, *now_ns);
+        if (p->ctx->stats.tx_queue_flushes++ == 0)
+            WEIR_LOG_WARN("pacer queue full peer=%s layer=%zu: a frame left at once", p->part->name,
+                          l);
     }
+    wl_tx_frame *qf = &tx->queue[tx->frame_no % WL_TX_QUEUE];
+    qf->clip_pos = (uint32_t)tx->clip_pos;
+    qf->capture_us = capture_us;
     tx->frame_no++;
     tx->clip_pos++;
     if (tx->clip_pos >= clip->layers[0].n_frames)
@@ -769,14 +838,21 @@ int64_t wl_peer_send_media(wl_peer *p, int64_t now_us)
         tx->next_video_us = now_us;
     if (now_us - tx->next_audio_us > 200000)
         tx->next_audio_us = now_us;
+    uint64_t now_ns = 0; /* the wall clock, read once something is sent */
     while (now_us >= tx->next_video_us) {
-        send_frame(p, &batch);
+        capture_frame(p, &batch, tx->next_video_us, &now_ns);
         tx->next_video_us += frame_us;
+    }
+    int64_t next = tx->next_video_us;
+    for (size_t l = 0; l < tx->n_layers; l++) {
+        int64_t d = send_layer(p, &batch, l, now_us, &now_ns);
+        if (d < next)
+            next = d;
     }
     while (now_us >= tx->next_audio_us) {
         send_audio(p, &batch);
         tx->next_audio_us += 20000;
     }
     batch_flush(p, &batch);
-    return tx->next_video_us < tx->next_audio_us ? tx->next_video_us : tx->next_audio_us;
+    return next < tx->next_audio_us ? next : tx->next_audio_us;
 }

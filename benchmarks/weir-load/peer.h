@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pacing.h"
 #include "peer/srtp.h"
 #include "video_sink.h"
 #include "vp8_depacketizer.h"
@@ -49,10 +50,26 @@ typedef struct wl_rx_stream {
     wc_video_decoder *decoder;
 } wl_rx_stream;
 
+/*
+ * Video frames are captured on the frame clock into a small queue and each
+ * layer sends its packets from it when its pacer lets them go (pacing.h);
+ * without --pacing every packet is due at once, one burst per frame.
+ */
+#define WL_TX_QUEUE 16 /* frames a layer may lag behind the frame clock */
+
+typedef struct wl_tx_frame {
+    uint32_t clip_pos;  /* frame of the clip */
+    int64_t capture_us; /* its time on the frame clock */
+} wl_tx_frame;
+
 typedef struct wl_tx_layer {
     uint32_t ssrc;
     uint16_t seq;
     uint32_t trailer_seq;
+    uint32_t frame;   /* frame number it is sending (== wl_tx.frame_no when idle) */
+    uint32_t packet;  /* next packet of that frame */
+    wl_pacing pacing; /* FACTOR x this layer's nominal bitrate */
+    wl_pacer pacer;
 } wl_tx_layer;
 
 typedef struct wl_tx {
@@ -61,8 +78,9 @@ typedef struct wl_tx {
     uint32_t audio_ssrc;
     uint16_t audio_seq;
     uint32_t audio_trailer_seq;
-    uint32_t frame_no; /* frames sent so far (RTP timestamp, picture id) */
-    size_t clip_pos;   /* next frame of the clip */
+    uint32_t frame_no;              /* frames captured so far (RTP timestamp, picture id) */
+    size_t clip_pos;                /* next frame of the clip */
+    wl_tx_frame queue[WL_TX_QUEUE]; /* captured frames, by frame number % WL_TX_QUEUE */
     uint32_t audio_no;
     int64_t next_video_us;
     int64_t next_audio_us;
@@ -125,7 +143,11 @@ int wl_peer_set_remote(wl_peer *p, const char *ufrag, const char *pwd, const cha
 void wl_peer_add_candidate(wl_peer *p, const char *candidate);
 /** Timers: ICE checks, DTLS retransmissions, subscriber RTCP. */
 void wl_peer_housekeeping(wl_peer *p, int64_t now_us);
-/** Publishers: sends what is due on the media clock; returns the next deadline. */
+/**
+ * Publishers: captures the frames due on the media clock, sends the video
+ * packets their layer's pacer lets go and the audio that is due; returns
+ * the next deadline (the next packet's time).
+ */
 int64_t wl_peer_send_media(wl_peer *p, int64_t now_us);
 bool wl_peer_connected(const wl_peer *p);
 const char *wl_peer_state_name(wl_peer_state s);

@@ -9,6 +9,11 @@
  *                   expected comes from the RTP sequence numbers
  *   latency         receive time - send time in the payload trailer, on
  *                   the SRTP-verified sample of packets
+ *   pacing          how publishers spread a frame's packets (--pacing);
+ *                   frame_send_ms is the time from a frame's tick on the
+ *                   frame clock to its last packet sent, send_late_us how
+ *                   late a video packet left after its pacer allowed it
+ *                   (the loop's timing error), both over the window
  */
 #include "report.h"
 
@@ -89,6 +94,18 @@ static void udp_errors(uint64_t *rcvbuf, uint64_t *in)
     fclose(f);
 }
 
+const char *wl_pacing_label(const wl_options *o)
+{
+    static char buf[48];
+    if (o->pacing <= 0)
+        return "off";
+    if (o->pacing_burst_ms > 0)
+        snprintf(buf, sizeof buf, "%gx+%dms", o->pacing, o->pacing_burst_ms);
+    else
+        snprintf(buf, sizeof buf, "%gx", o->pacing);
+    return buf;
+}
+
 double wl_self_cpu_s(void)
 {
     struct rusage ru;
@@ -138,6 +155,8 @@ typedef struct figures {
     double pkts_per_core_s;
     double rss_per_stream_kb;
     double lat_v[4], lat_a[4]; /* p50 p90 p99 max (ms) */
+    double frame_send_ms;      /* mean, frame clock -> last packet of the frame sent */
+    double send_late_us;       /* mean lateness of a video packet after its pacer's time */
 } figures;
 
 static void compute(const wl_ctx *ctx, const wl_run_info *info, const wl_snapshot *a,
@@ -178,6 +197,13 @@ static void compute(const wl_ctx *ctx, const wl_run_info *info, const wl_snapsho
     }
     f->lat_v[3] = (double)hv->max_us / 1000.0;
     f->lat_a[3] = (double)ha->max_us / 1000.0;
+    uint64_t frames = b->stats.tx_frames - a->stats.tx_frames;
+    if (frames)
+        f->frame_send_ms = (double)(b->stats.tx_frame_spread_us - a->stats.tx_frame_spread_us) /
+                           1000.0 / (double)frames;
+    uint64_t vpk = b->stats.tx_video_packets - a->stats.tx_video_packets;
+    if (vpk)
+        f->send_late_us = (double)(b->stats.tx_late_us - a->stats.tx_late_us) / (double)vpk;
 }
 
 static json_t *report_json(const wl_ctx *ctx, const wl_run_info *info, const wl_snapshot *a,
@@ -189,13 +215,15 @@ static json_t *report_json(const wl_ctx *ctx, const wl_run_info *info, const wl_
     json_object_set_new(j, "label", json_string(o->label ? o->label : ""));
     json_object_set_new(j, "server", json_string(ctx->driver->name));
     json_object_set_new(j, "preset", json_string(o->preset));
-    json_object_set_new(
-        j, "config",
+    json_t *cfg =
         json_pack("{s:i, s:i, s:b, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:b}", "publishers",
                   (int)info->pubs_total, "subscribers", (int)info->subs_total, "simulcast",
                   o->simulcast, "video_kbps", o->video_kbps, "width", o->width, "height", o->height,
                   "fps", o->fps, "verify_every", o->verify_every, "warmup_s", o->warmup_s,
-                  "duration_s", o->duration_s, "decode", o->decode, "udp_gro", o->udp_gro));
+                  "duration_s", o->duration_s, "decode", o->decode, "udp_gro", o->udp_gro);
+    json_object_set_new(cfg, "pacing", json_real(o->pacing));
+    json_object_set_new(cfg, "pacing_burst_ms", json_integer(o->pacing_burst_ms));
+    json_object_set_new(j, "config", cfg);
     json_object_set_new(j, "setup",
                         json_pack("{s:I, s:i, s:i, s:i, s:i}", "ms", (json_int_t)info->setup_ms,
                                   "publishers_connected", (int)info->pubs_connected,
@@ -239,6 +267,13 @@ static json_t *report_json(const wl_ctx *ctx, const wl_run_info *info, const wl_
                         json_pack("{s:f, s:f, s:f, s:f, s:I}", "p50", f->lat_a[0], "p90",
                                   f->lat_a[1], "p99", f->lat_a[2], "max", f->lat_a[3], "samples",
                                   (json_int_t)ctx->stats.lat_audio.count));
+    json_object_set_new(
+        w, "pacing",
+        json_pack("{s:s, s:f, s:i, s:f, s:f, s:f, s:I}", "label", wl_pacing_label(o), "factor",
+                  o->pacing, "burst_ms", o->pacing_burst_ms, "frame_send_ms", f->frame_send_ms,
+                  "frame_send_max_ms", (double)b->stats.tx_frame_spread_max_us / 1000.0,
+                  "send_late_us", f->send_late_us, "queue_flushes",
+                  (json_int_t)(b->stats.tx_queue_flushes - a->stats.tx_queue_flushes)));
     json_object_set_new(j, "window", w);
     json_t *s = json_object();
     json_object_set_new(s, "pid", json_integer(o->server_pid));
@@ -263,16 +298,17 @@ static void write_md(FILE *out, const wl_ctx *ctx, const wl_run_info *info, cons
 {
     fprintf(out, "| server | preset | pubs | subs | video streams | server CPU-s/s | "
                  "CPU/stream | streams/core | pkts/core-s | RSS start MB | RSS load MB | "
-                 "RSS/stream KB | lat p50 ms | lat p99 ms | loss %% | tool CPU |\n");
-    fprintf(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                 "RSS/stream KB | lat p50 ms | lat p99 ms | loss %% | tool CPU | pacing |\n");
+    fprintf(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     fprintf(out,
             "| %s | %s | %zu/%zu | %zu/%zu | %zu | %.3f | %.5f | %.0f | %.0f | %.1f | %.1f | "
-            "%.1f | %.2f | %.2f | %.3f | %.2f |\n",
+            "%.1f | %.2f | %.2f | %.3f | %.2f | %s |\n",
             ctx->driver->name, ctx->opt.preset, info->pubs_connected, info->pubs_total,
             info->subs_connected, info->subs_total, b->video_streams, f->server_cpu,
             f->cpu_per_stream, f->streams_per_core, f->pkts_per_core_s,
             (double)info->server_rss_start_kb / 1024.0, (double)b->server_rss_kb / 1024.0,
-            f->rss_per_stream_kb, f->lat_v[0], f->lat_v[2], f->loss_pct, f->tool_cpu);
+            f->rss_per_stream_kb, f->lat_v[0], f->lat_v[2], f->loss_pct, f->tool_cpu,
+            wl_pacing_label(&ctx->opt));
 }
 
 int wl_report_write(wl_ctx *ctx, const wl_run_info *info, const wl_snapshot *a,
@@ -305,9 +341,10 @@ int wl_report_write(wl_ctx *ctx, const wl_run_info *info, const wl_snapshot *a,
     }
     fprintf(stderr,
             "weir-load: %s %s subs=%zu/%zu streams=%zu server_cpu=%.3f cpu/stream=%.5f "
-            "rx=%.0fpps loss=%.3f%% lat_p50=%.2fms p99=%.2fms tool_cpu=%.2f\n",
+            "rx=%.0fpps loss=%.3f%% lat_p50=%.2fms p99=%.2fms tool_cpu=%.2f pacing=%s "
+            "frame_send=%.2fms\n",
             ctx->driver->name, ctx->opt.preset, info->subs_connected, info->subs_total,
             b->video_streams, f.server_cpu, f.cpu_per_stream, f.rx_pps, f.loss_pct, f.lat_v[0],
-            f.lat_v[2], f.tool_cpu);
+            f.lat_v[2], f.tool_cpu, wl_pacing_label(&ctx->opt), f.frame_send_ms);
     return rc;
 }

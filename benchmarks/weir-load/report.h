@@ -47,6 +47,8 @@ double wl_proc_cpu_s(int pid);
 /** Resident set of a process in KiB from /proc; 0 when unknown. */
 uint64_t wl_proc_rss_kb(int pid);
 double wl_self_cpu_s(void);
+/** The pacing in words for the reports: "off", "2.5x" or "2.5x+40ms" (a static buffer). */
+const char *wl_pacing_label(const wl_options *o);
 /** Writes the JSON and Markdown reports where the options say, and a summary line on stderr. */
 int wl_report_write(wl_ctx *ctx, const wl_run_info *info, const wl_snapshot *a,
                     const wl_snapshot *b);

@@ -33,6 +33,13 @@ typedef struct wl_stats {
     uint64_t tx_bytes;
     uint64_t tx_errors;
     uint64_t stun_in, stun_out;
+    /* the sender's pacing (per layer frame): frame clock -> last packet sent */
+    uint64_t tx_frames;
+    uint64_t tx_frame_spread_us; /* sum */
+    uint64_t tx_frame_spread_max_us;
+    uint64_t tx_late_us;       /* sum over video packets of (sent - due) */
+    uint64_t tx_video_packets; /* video packets sent (the divisor of tx_late_us) */
+    uint64_t tx_queue_flushes; /* frames sent at once because a layer lagged WL_TX_QUEUE frames */
     uint64_t frames_decoded;
     uint64_t decode_errors;
     wl_hist lat_video;

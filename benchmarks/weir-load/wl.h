@@ -49,11 +49,13 @@ typedef struct wl_options {
     int video_kbps;     /* top layer */
     int width, height;  /* top layer */
     int fps;
-    int loop_frames;   /* frames pre-encoded per layer and looped */
-    int decode;        /* subscribers that decode fully (reported as frames decoded) */
-    int verify_every;  /* subscribers unprotect 1 packet in N (latency + SRTP check) */
-    bool udp_gro;      /* subscriber sockets accept coalesced datagrams (UDP_GRO) */
-    double ramp_per_s; /* joins per second */
+    int loop_frames;     /* frames pre-encoded per layer and looped */
+    int decode;          /* subscribers that decode fully (reported as frames decoded) */
+    int verify_every;    /* subscribers unprotect 1 packet in N (latency + SRTP check) */
+    bool udp_gro;        /* subscriber sockets accept coalesced datagrams (UDP_GRO) */
+    double pacing;       /* video leaves at pacing x the layer's bitrate; 0 = one burst per frame */
+    int pacing_burst_ms; /* the pacer may run this far ahead of its bucket (pacing.h) */
+    double ramp_per_s;   /* joins per second */
     double warmup_s;
     double duration_s;
     int server_pid; /* 0 = do not sample the server */
@@ -115,6 +117,7 @@ struct wl_part {
     uint64_t janus_pub_handle;
     uint64_t janus_sub_handle;
     uint64_t janus_feed;
+    bool janus_pub_up; /* Janus said "webrtcup" for the publisher handle: the feed is live */
     int64_t next_keepalive_us;
 };
 

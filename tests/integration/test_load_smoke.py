@@ -6,6 +6,10 @@ Asserts only that each server delivered the media to every subscriber,
 SRTP-verified and carrying weir-load's trailer; never how fast (benchmarks
 on a shared machine are figures, not assertions).
 
+Runs twice: as the publishers sent until now (one burst per frame) and with
+--pacing 2.5 (each frame's packets spread like a browser's pacer), where it
+also checks that the frames did leave spread out.
+
 Needs root (unshare -n), the Debian janus package, and weir-load built next
 to the server (BUILD/benchmarks/weir-load/weir-load); skipped otherwise.
 """
@@ -41,7 +45,8 @@ def missing(build):
     return lacks
 
 
-def test_both_servers_deliver_the_media(tmp_path):
+@pytest.mark.parametrize("pacing", [0, 2.5], ids=["burst", "paced"])
+def test_both_servers_deliver_the_media(tmp_path, pacing):
     build = build_dir()
     lacks = missing(build)
     if lacks:
@@ -50,6 +55,8 @@ def test_both_servers_deliver_the_media(tmp_path):
     cmd = [sys.executable, os.path.join(SOURCE_ROOT, "benchmarks", "compare.py"), build,
            "--steps", str(SUBSCRIBERS), "--reps", "1", "--warmup", "2", "--duration", "4",
            "--server-cpu", "-1", "--load-cpu", "-1", "--priority", "none", "--out", str(out)]
+    if pacing:
+        cmd += ["--pacing", str(pacing)]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stdout[-5000:]
@@ -71,6 +78,14 @@ def test_both_servers_deliver_the_media(tmp_path):
         assert w["latency_video_ms"]["samples"] > 0, (server, w)
         # ...and most of what was sent arrives (a loose bound: no speed is asserted).
         assert w["expected"] > 0 and w["lost"] < w["expected"] / 2, (server, w)
+        assert rep["config"]["pacing"] == pacing, (server, rep["config"])
+        if pacing:
+            # The frames left spread out: at 2.5 x 1.5 Mbps the second full
+            # packet of a frame leaves 2.4 ms after the first, and the clip's
+            # frames are several packets (a burst takes a few microseconds).
+            assert w["pacing"]["frame_send_ms"] >= 2.0, (server, w["pacing"])
+            assert w["pacing"]["queue_flushes"] == 0, (server, w["pacing"])
     table = (out / "table.md").read_text()
     assert "| weir |" in table and "| janus |" in table
+    assert ("Publisher pacing: 2.5x" if pacing else "Publisher pacing: off") in table
     assert (out / "cpu.svg").read_text().startswith("<svg")
