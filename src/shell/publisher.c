@@ -48,7 +48,8 @@ static void on_peer_event(weir_pc *pc, const weir_peer_event *ev)
     if (ev->type == WEIR_PEER_EVENT_STREAM_LEARNED) {
         WEIR_LOG_DEBUG("%s stream_learned ssrc=%u mid=%s rid=%s rtx=%d", wp->log_tag, ev->ssrc,
                        ev->mid, ev->rid, (int)ev->is_rtx);
-        wp->stats_dirty = true;
+        if (wp->publisher)
+            wp->publisher->stats_dirty = true;
     }
 }
 
@@ -108,12 +109,15 @@ static void dump_packet(wpeer *wp, producer_media *pm, const weir_peer_packet *i
 static void on_packet(weir_pc *pc, const weir_peer_packet *in)
 {
     wpeer *wp = pub_owner(pc);
-    wp->packets++;
-    wp->bytes += in->len;
-    wp->stats_dirty = true;
-    if (in->media_index >= wp->n_producers || in->len > WEIR_PKT_MAX)
+    publisher_state *ps = wp->publisher;
+    if (!ps)
         return;
-    producer_media *pm = &wp->producers[in->media_index];
+    ps->packets++;
+    ps->bytes += in->len;
+    ps->stats_dirty = true;
+    if (in->media_index >= ps->n_producers || in->len > WEIR_PKT_MAX)
+        return;
+    producer_media *pm = &ps->producers[in->media_index];
     if (!pm->handle)
         return;
     if (in->layer < WEIR_PEER_MAX_RIDS)
@@ -157,8 +161,8 @@ static const weir_pc_hooks publisher_hooks = {
 };
 
 /* weir_publish_desc → weir_peer_config media (into the caller's storage) + producers. */
-static size_t desc_to_media(wpeer *wp, const weir_worker_publish *pub, weir_peer_media *out,
-                            weir_peer_extids *ext)
+static size_t desc_to_media(publisher_state *ps, const weir_worker_publish *pub,
+                            weir_peer_media *out, weir_peer_extids *ext)
 {
     const weir_publish_desc *d = &pub->desc;
     size_t n = 0;
@@ -167,7 +171,7 @@ static size_t desc_to_media(wpeer *wp, const weir_worker_publish *pub, weir_peer
         const weir_publish_media *m = &d->media[i];
         if (m->rejected || (m->kind != WEIR_SDP_AUDIO && m->kind != WEIR_SDP_VIDEO))
             continue;
-        wp->producers[n] = (producer_media){.handle = pub->track_handles[i], .codec = m->codec};
+        ps->producers[n] = (producer_media){.handle = pub->track_handles[i], .codec = m->codec};
         weir_peer_media *pm = &out[n++];
         memset(pm, 0, sizeof *pm);
         snprintf(pm->mid, sizeof pm->mid, "%s", m->mid);
@@ -198,31 +202,32 @@ static size_t desc_to_media(wpeer *wp, const weir_worker_publish *pub, weir_peer
         if (!ext->audio_level)
             ext->audio_level = m->ext.audio_level;
     }
-    wp->n_producers = n;
+    ps->n_producers = n;
     return n;
 }
 
 static void register_producers(wpeer *wp)
 {
-    for (size_t i = 0; i < wp->n_producers; i++) {
-        if (!wp->producers[i].handle)
+    const publisher_state *ps = wp->publisher;
+    for (size_t i = 0; i < ps->n_producers; i++) {
+        if (!ps->producers[i].handle)
             continue;
-        route *r = weir_router_get(wp->w, wp->producers[i].handle, true);
+        route *r = weir_router_get(wp->w, ps->producers[i].handle, true);
         r->producer = wp;
         r->media_index = (uint8_t)i;
     }
 }
 
 /* Ingress streams follow their track to its new media index, or go with it. */
-static void remap_ingress(wpeer *wp, const producer_media *old, size_t old_n)
+static void remap_ingress(publisher_state *ps, const producer_media *old, size_t old_n)
 {
     size_t kept = 0;
-    for (size_t i = 0; i < wp->n_ingress; i++) {
-        ingress_stream s = wp->ingress[i];
+    for (size_t i = 0; i < ps->n_ingress; i++) {
+        ingress_stream s = ps->ingress[i];
         uint32_t handle = s.media_index < old_n ? old[s.media_index].handle : 0;
         int to = -1;
-        for (size_t k = 0; handle && k < wp->n_producers; k++)
-            if (wp->producers[k].handle == handle)
+        for (size_t k = 0; handle && k < ps->n_producers; k++)
+            if (ps->producers[k].handle == handle)
                 to = (int)k;
         if (to < 0) {
             weir_free(s.stats);
@@ -230,20 +235,21 @@ static void remap_ingress(wpeer *wp, const producer_media *old, size_t old_n)
             continue;
         }
         s.media_index = (uint8_t)to;
-        wp->ingress[kept++] = s;
+        ps->ingress[kept++] = s;
     }
-    for (size_t i = kept; i < wp->n_ingress; i++)
-        memset(&wp->ingress[i], 0, sizeof wp->ingress[i]);
-    wp->n_ingress = kept;
+    for (size_t i = kept; i < ps->n_ingress; i++)
+        memset(&ps->ingress[i], 0, sizeof ps->ingress[i]);
+    ps->n_ingress = kept;
 }
 
 /* Routes of tracks this publisher no longer sends lose their producer. */
 static void drop_gone_producers(wpeer *wp, const producer_media *old, size_t old_n)
 {
+    const publisher_state *ps = wp->publisher;
     for (size_t i = 0; i < old_n; i++) {
         bool still = false;
-        for (size_t k = 0; k < wp->n_producers; k++)
-            still |= wp->producers[k].handle == old[i].handle;
+        for (size_t k = 0; k < ps->n_producers; k++)
+            still |= ps->producers[k].handle == old[i].handle;
         route *r = old[i].handle && !still ? weir_router_get(wp->w, old[i].handle, false) : NULL;
         if (r && r->producer == wp) {
             r->producer = NULL;
@@ -253,22 +259,24 @@ static void drop_gone_producers(wpeer *wp, const producer_media *old, size_t old
     }
 }
 
+/* Only called while publishing: wp->publisher is set. */
 static void publisher_update(wpeer *wp, const weir_worker_publish *pub)
 {
+    publisher_state *ps = wp->publisher;
     producer_media old[WEIR_PEER_MAX_MEDIA];
-    size_t old_n = wp->n_producers;
-    memcpy(old, wp->producers, old_n * sizeof *old);
+    size_t old_n = ps->n_producers;
+    memcpy(old, ps->producers, old_n * sizeof *old);
     weir_peer_media media[WEIR_PEER_MAX_MEDIA];
     weir_peer_extids ext;
-    size_t n = desc_to_media(wp, pub, media, &ext);
+    size_t n = desc_to_media(ps, pub, media, &ext);
     if (!wp->pub.peer || weir_peer_update_media(wp->pub.peer, media, n, &ext) < 0) {
         WEIR_LOG_WARN("%s renegotiation_refused media=%zu", wp->log_tag, n);
-        memcpy(wp->producers, old, old_n * sizeof *old);
-        wp->n_producers = old_n;
+        memcpy(ps->producers, old, old_n * sizeof *old);
+        ps->n_producers = old_n;
         return;
     }
     drop_gone_producers(wp, old, old_n);
-    remap_ingress(wp, old, old_n);
+    remap_ingress(ps, old, old_n);
     weir_datachannel_prepare(wp, pub);
     register_producers(wp);
     weir_publisher_feedback_start(wp);
@@ -279,14 +287,20 @@ static void publisher_update(wpeer *wp, const weir_worker_publish *pub)
         weir_pc_add_remote_candidate(&wp->pub, pub->candidates[i]);
     if (pub->end_of_candidates)
         weir_pc_add_remote_candidate(&wp->pub, "");
-    wp->stats_dirty = true;
+    ps->stats_dirty = true;
     WEIR_LOG_INFO("%s publisher_renegotiated media=%zu ice_restart=%d", wp->log_tag, n,
                   (int)pub->ice_restart);
 }
 
+static void publisher_state_free(wpeer *wp)
+{
+    weir_free(wp->publisher);
+    wp->publisher = NULL;
+}
+
 void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
 {
-    if (wp->pub_active) {
+    if (wp->pub_active) { /* then wp->publisher is set */
         if (pub->renegotiate)
             publisher_update(wp, pub);
         else
@@ -308,7 +322,10 @@ void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
         .remote_fingerprint = fp,
         .media = media,
     };
-    peer.n_media = desc_to_media(wp, pub, media, &peer.ext);
+    /* A participant pays for its producer state once it publishes (worker_internal.h). */
+    if (!wp->publisher)
+        wp->publisher = WEIR_NEW(publisher_state);
+    peer.n_media = desc_to_media(wp->publisher, pub, media, &peer.ext);
     weir_ice_config ic;
     weir_worker_ice_config(wp->w, &ic);
     weir_pc_params params = {
@@ -321,11 +338,12 @@ void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
     char tag[96];
     snprintf(tag, sizeof tag, "%s pc=publisher", wp->log_tag);
     wp->pub_active = true;
-    wp->stats_dirty = true;
+    wp->publisher->stats_dirty = true;
     weir_datachannel_prepare(wp, pub);
     if (weir_pc_init(&wp->pub, wp->w->context, &params, &publisher_hooks, wp, tag) < 0) {
         weir_worker_report_pc(wp, WEIR_WORKER_EVENT_PUBLISHER_STATE, WEIR_PC_FAILED, "ice setup");
         wp->pub_active = false;
+        publisher_state_free(wp); /* nothing registered or opened from it yet */
         return;
     }
     weir_pc_set_remote_credentials(&wp->pub, pub->desc.ice_ufrag, pub->desc.ice_pwd);
@@ -341,31 +359,35 @@ void weir_publisher_start(wpeer *wp, const weir_worker_publish *pub)
 
 void weir_publisher_teardown(wpeer *wp)
 {
-    for (size_t i = 0; i < wp->n_producers; i++) {
+    publisher_state *ps = wp->publisher;
+    for (size_t i = 0; ps && i < ps->n_producers; i++) {
         route *r =
-            wp->producers[i].handle ? weir_router_get(wp->w, wp->producers[i].handle, false) : NULL;
+            ps->producers[i].handle ? weir_router_get(wp->w, ps->producers[i].handle, false) : NULL;
         if (r && r->producer == wp) {
             r->producer = NULL;
             r->remote_workers = 0;
             weir_router_drop_if_unused(wp->w, r);
         }
     }
-    for (size_t i = 0; i < WEIR_PEER_MAX_MEDIA; i++)
+    for (size_t i = 0; ps && i < WEIR_PEER_MAX_MEDIA; i++)
         for (size_t l = 0; l < WEIR_PEER_MAX_RIDS; l++)
-            weir_rtp_dump_close(&wp->producers[i].dumps[l]);
-    wp->n_producers = 0;
+            weir_rtp_dump_close(&ps->producers[i].dumps[l]);
+    if (ps)
+        ps->n_producers = 0;
     weir_publisher_feedback_stop(wp);
     weir_datachannel_teardown(wp); /* before the PC: it sends through it */
     weir_pc_deinit(&wp->pub);
     wp->pub_active = false;
+    publisher_state_free(wp); /* after the PC: none of its hooks can run any more */
 }
 
 void weir_publisher_report(wpeer *wp)
 {
-    if (!wp->pub_active)
+    publisher_state *ps = wp->publisher;
+    if (!wp->pub_active || !ps)
         return;
-    for (size_t i = 0; i < wp->n_producers; i++) {
-        producer_media *pm = &wp->producers[i];
+    for (size_t i = 0; i < ps->n_producers; i++) {
+        producer_media *pm = &ps->producers[i];
         if (!pm->level_count)
             continue;
         weir_worker_event *ev =
@@ -376,14 +398,14 @@ void weir_publisher_report(wpeer *wp)
         weir_worker_push_event(wp->w, ev);
         pm->level_sum = pm->level_count = pm->voice_count = 0;
     }
-    if (!wp->stats_dirty)
+    if (!ps->stats_dirty)
         return;
-    wp->stats_dirty = false;
+    ps->stats_dirty = false;
     weir_worker_event *ev =
         weir_worker_new_event(wp->w, WEIR_WORKER_EVENT_PUBLISHER_STATS, wp->peer_id);
     ev->state = weir_worker_state_of(wp->pub.state);
-    ev->packets = wp->packets;
-    ev->bytes = wp->bytes;
+    ev->packets = ps->packets;
+    ev->bytes = ps->bytes;
     if (wp->pub.peer) {
         ev->streams = (uint32_t)weir_peer_stream_count(wp->pub.peer);
         weir_peer_stats st;

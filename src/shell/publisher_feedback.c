@@ -31,19 +31,20 @@ static void reset_stream(ingress_stream *s, const weir_peer_packet *in, uint32_t
 /* The stream of a received packet; a new SSRC on the same (media, layer) restarts its state. */
 static ingress_stream *stream_for(wpeer *wp, const weir_peer_packet *in)
 {
+    publisher_state *ps = wp->publisher;
     const weir_peer_media *m = weir_peer_get_media(wp->pub.peer, in->media_index);
     uint32_t rate = m ? m->clock_rate_hz : 90000;
-    for (size_t i = 0; i < wp->n_ingress; i++) {
-        ingress_stream *s = &wp->ingress[i];
+    for (size_t i = 0; i < ps->n_ingress; i++) {
+        ingress_stream *s = &ps->ingress[i];
         if (s->media_index != in->media_index || s->layer != in->layer)
             continue;
         if (s->ssrc != in->rtp.ssrc)
             reset_stream(s, in, rate);
         return s;
     }
-    if (wp->n_ingress == WPEER_MAX_INGRESS_STREAMS)
+    if (ps->n_ingress == WPEER_MAX_INGRESS_STREAMS)
         return NULL;
-    ingress_stream *s = &wp->ingress[wp->n_ingress++];
+    ingress_stream *s = &ps->ingress[ps->n_ingress++];
     s->media_index = in->media_index;
     s->layer = in->layer;
     s->stats = weir_malloc(sizeof *s->stats);
@@ -55,8 +56,9 @@ static ingress_stream *stream_for(wpeer *wp, const weir_peer_packet *in)
 
 void weir_publisher_feedback_start(wpeer *wp)
 {
-    for (size_t i = 0; i < wp->n_producers; i++) {
-        producer_media *pm = &wp->producers[i];
+    publisher_state *ps = wp->publisher;
+    for (size_t i = 0; ps && i < ps->n_producers; i++) {
+        producer_media *pm = &ps->producers[i];
         const weir_peer_media *m = weir_peer_get_media(wp->pub.peer, i);
         pm->video = m && m->kind == WEIR_PEER_KIND_VIDEO;
         weir_keyframe_requester_config kc = {.n_layers = m && m->n_rids ? (uint8_t)m->n_rids : 1};
@@ -66,17 +68,21 @@ void weir_publisher_feedback_start(wpeer *wp)
 
 void weir_publisher_feedback_stop(wpeer *wp)
 {
-    for (size_t i = 0; i < wp->n_ingress; i++) {
-        weir_free(wp->ingress[i].stats);
-        weir_free(wp->ingress[i].nack);
+    publisher_state *ps = wp->publisher;
+    if (!ps) /* never published */
+        return;
+    for (size_t i = 0; i < ps->n_ingress; i++) {
+        weir_free(ps->ingress[i].stats);
+        weir_free(ps->ingress[i].nack);
     }
-    memset(wp->ingress, 0, sizeof wp->ingress);
-    wp->n_ingress = 0;
+    memset(ps->ingress, 0, sizeof ps->ingress);
+    ps->n_ingress = 0;
 }
 
+/* From on_packet (publisher.c), which checked wp->publisher and the media index. */
 void weir_publisher_feedback_on_packet(wpeer *wp, const weir_peer_packet *in, bool keyframe)
 {
-    producer_media *pm = &wp->producers[in->media_index];
+    producer_media *pm = &wp->publisher->producers[in->media_index];
     ingress_stream *s = stream_for(wp, in);
     if (!s)
         return;
@@ -93,9 +99,10 @@ void weir_publisher_feedback_on_packet(wpeer *wp, const weir_peer_packet *in, bo
 
 void weir_publisher_keyframe(wpeer *wp, uint8_t media_index, int layer)
 {
-    if (media_index >= wp->n_producers || layer < 0)
+    publisher_state *ps = wp->publisher;
+    if (!ps || media_index >= ps->n_producers || layer < 0)
         return;
-    weir_keyframe_requester_request(&wp->producers[media_index].keyframes, (uint8_t)layer,
+    weir_keyframe_requester_request(&ps->producers[media_index].keyframes, (uint8_t)layer,
                                     weir_clock_now_us());
 }
 
@@ -114,7 +121,7 @@ static uint32_t layer_ssrc(wpeer *wp, uint8_t media_index, int layer)
 
 static void send_keyframe_requests(wpeer *wp, uint8_t media_index, int64_t now_us)
 {
-    producer_media *pm = &wp->producers[media_index];
+    producer_media *pm = &wp->publisher->producers[media_index];
     uint8_t layer, fir_seq;
     bool use_fir;
     while (weir_keyframe_requester_poll(&pm->keyframes, now_us, &layer, &use_fir, &fir_seq) == 1) {
@@ -147,10 +154,11 @@ static void send_nacks(wpeer *wp, ingress_stream *s, int64_t now_us)
         int len = weir_rtcp_fb_nack_write(buf, sizeof buf, FEEDBACK_SSRC, s->ssrc, seqs, n);
         if (len > 0)
             (void)weir_pc_send_rtcp(&wp->pub, buf, (size_t)len);
-        wp->nacks_sent += n;
+        wp->publisher->nacks_sent += n;
     }
     if (weir_nack_generator_poll_keyframe(s->nack))
-        weir_keyframe_requester_request(&wp->producers[s->media_index].keyframes, s->layer, now_us);
+        weir_keyframe_requester_request(&wp->publisher->producers[s->media_index].keyframes,
+                                        s->layer, now_us);
 }
 
 /* One RR with a block per received stream (RFC 3550 §6.4.2), LSR/DLSR from the peer's SRs. */
@@ -158,8 +166,9 @@ static void send_receiver_report(wpeer *wp, int64_t now_us)
 {
     weir_rtcp_report_block blocks[RR_MAX_BLOCKS];
     size_t n = 0;
-    for (size_t i = 0; i < wp->n_ingress && n < RR_MAX_BLOCKS; i++) {
-        ingress_stream *s = &wp->ingress[i];
+    publisher_state *ps = wp->publisher;
+    for (size_t i = 0; i < ps->n_ingress && n < RR_MAX_BLOCKS; i++) {
+        ingress_stream *s = &ps->ingress[i];
         weir_peer_stream_info si;
         if (weir_peer_find_stream(wp->pub.peer, s->ssrc, &si) == 0 && si.has_sr)
             weir_receive_stats_handle_sr(s->stats, si.sr_ntp, si.sr_arrival_us);
@@ -172,17 +181,19 @@ static void send_receiver_report(wpeer *wp, int64_t now_us)
         (void)weir_pc_send_rtcp(&wp->pub, buf, (size_t)len);
 }
 
+/* Runs for every participant of the worker: most of them only subscribe (no wp->publisher). */
 void weir_publisher_feedback_tick(wpeer *wp, int64_t now_us)
 {
-    if (!wp->pub_active || !weir_pc_connected(&wp->pub))
+    publisher_state *ps = wp->publisher;
+    if (!wp->pub_active || !ps || !weir_pc_connected(&wp->pub))
         return;
-    if (now_us - wp->last_rr_us >= RR_INTERVAL_US) {
-        wp->last_rr_us = now_us;
+    if (now_us - ps->last_rr_us >= RR_INTERVAL_US) {
+        ps->last_rr_us = now_us;
         send_receiver_report(wp, now_us);
     }
-    for (size_t i = 0; i < wp->n_ingress; i++)
-        send_nacks(wp, &wp->ingress[i], now_us);
-    for (size_t i = 0; i < wp->n_producers; i++)
-        if (wp->producers[i].video)
+    for (size_t i = 0; i < ps->n_ingress; i++)
+        send_nacks(wp, &ps->ingress[i], now_us);
+    for (size_t i = 0; i < ps->n_producers; i++)
+        if (ps->producers[i].video)
             send_keyframe_requests(wp, (uint8_t)i, now_us);
 }

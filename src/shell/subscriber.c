@@ -303,6 +303,8 @@ static void sync_tracks(wpeer *wp, const weir_worker_sub_answer *a)
     for (size_t i = 0; i < a->n_tracks && i < WEIR_WORKER_MAX_SUB_MEDIA; i++) {
         const weir_worker_sub_track *t = &a->tracks[i];
         if (i == wp->n_subs) {
+            /* Sized to the m-lines in use, not WEIR_WORKER_MAX_SUB_MEDIA: most have two. */
+            wp->subs = weir_realloc(wp->subs, (i + 1) * sizeof *wp->subs);
             wp->subs[i] = WEIR_NEW(sub_track);
             wp->subs[i]->owner = wp;
             wp->n_subs++;
@@ -373,6 +375,8 @@ void weir_subscriber_teardown(wpeer *wp)
         drop_track(wp, wp->subs[i]);
         weir_free(wp->subs[i]);
     }
+    weir_free(wp->subs);
+    wp->subs = NULL;
     wp->n_subs = 0;
     /* Off the flush list: the worker is about to forget this peer. */
     for (wpeer **pp = &wp->w->flush_head; *pp; pp = &(*pp)->flush_next) {

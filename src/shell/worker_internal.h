@@ -124,14 +124,17 @@ typedef struct producer_media {
     uint32_t voice_count;
 } producer_media;
 
-struct wpeer {
-    weir_worker *w;
-    uint64_t peer_id;
-    char participant_id[48];
-    char log_tag[64];
-    /* publisher PC (ingress): */
-    weir_pc pub;
-    bool pub_active;
+/*
+ * The producer side of a participant: what only its publisher PC uses.
+ * It is not embedded in wpeer because most participants of a large room
+ * only subscribe, and these arrays (sized for the most media and simulcast
+ * streams one PC may carry) are ~5.6 KB, most of what a subscriber-only
+ * wpeer would otherwise cost. Allocated by weir_publisher_start when the
+ * publisher PC is set up, freed by weir_publisher_teardown; wp->publisher
+ * is NULL until then, and code a subscriber-only participant can reach
+ * (stats, feedback ticks, keyframe requests, teardown) checks it.
+ */
+typedef struct publisher_state {
     producer_media producers[WEIR_PEER_MAX_MEDIA];
     size_t n_producers;
     ingress_stream ingress[WPEER_MAX_INGRESS_STREAMS];
@@ -141,11 +144,22 @@ struct wpeer {
     bool stats_dirty;
     uint64_t packets;
     uint64_t bytes;
+} publisher_state;
+
+struct wpeer {
+    weir_worker *w;
+    uint64_t peer_id;
+    char participant_id[48];
+    char log_tag[64];
+    /* publisher PC (ingress); the PC stays here since trickle and data channels reach it: */
+    weir_pc pub;
+    bool pub_active;
+    publisher_state *publisher; /* NULL until the participant publishes */
     /* subscriber PC (egress): */
     weir_pc sub;
     bool sub_active;
     bool sub_has_peer;
-    sub_track *subs[WEIR_WORKER_MAX_SUB_MEDIA];
+    sub_track **subs; /* n_subs, one per m-line, grown as answers add m-lines (subscriber.c) */
     size_t n_subs;
     uint16_t twcc_seq;
     uint8_t ext_mid, ext_abs_send_time, ext_twcc, ext_audio_level;
