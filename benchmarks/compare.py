@@ -17,7 +17,8 @@ to CPU 1 and samples the server's CPU time and RSS from /proc.
 
 Each point (subscribers S) runs both servers --reps times, alternating which
 goes first, and the table gives min / median / max. Stepping stops for a
-server once its median loss exceeds --max-loss % or its CPU reaches
+server once its median loss exceeds --max-loss %, its median delivered
+share falls below 100 - --max-loss %, or its CPU reaches
 --max-cpu CPU-s/s (the core is saturated). Writes DIR/results.json (every
 run's report), DIR/table.md and DIR/cpu.svg; prints the table.
 
@@ -524,9 +525,14 @@ def main():
             runs = results[kind].get(s, [])
             loss = median_of(runs, metric("loss %"))
             cpu = median_of(runs, METRICS[0][1])
+            # "loss" counts only streams that receive; a saturated server may
+            # leave most subscribers with nothing at all, which delivered % shows.
+            delivered = median_of(runs, metric("delivered %"))
             if not runs or (loss is not None and loss > args.max_loss) or \
+                    (delivered is not None and delivered < 100 - args.max_loss) or \
                     (cpu is not None and cpu >= args.max_cpu):
-                log(f"compare: {kind} stops at {s} (loss {loss}, cpu {cpu})")
+                log(f"compare: {kind} stops at {s} (loss {loss}, delivered {delivered}, "
+                    f"cpu {cpu})")
                 active.remove(kind)
     md = table(results, servers, steps, (args.pacing, args.pacing_burst))
     with open(os.path.join(out_dir, "table.md"), "w") as f:

@@ -275,7 +275,7 @@ static void on_gathering_done(NiceAgent *nice G_GNUC_UNUSED, guint stream_id G_G
  * would each wake the worker on their own schedule: with 200 subscribers
  * that was ~160 extra loop iterations per second, each one walking every
  * GSource of the context (profiled: GLib's prepare/check and poll were
- * ~17 % of a loaded worker); a seconds timer per agent still cost ~10 %.
+ * ~17 % of a loaded worker); a seconds timer per agent still cost ~7 %.
  * Silence is declared after consent_timeout_s ticks without a datagram,
  * i.e. within one second after the consent timeout, as before.
  */
