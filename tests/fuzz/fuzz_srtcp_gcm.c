@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "peer/srtp.h"
+#include "support/gcm_keys.h"
 #include "weir/log.h"
 
 #define MAX_RECORDS 512
@@ -44,21 +45,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     weir_log_set_level(WEIR_LOG_ERROR);
     if (weir_srtp_global_init() != 0)
         abort();
-    keys = (weir_srtp_keys){
-        .profile = WEIR_SRTP_PROFILE_AEAD_AES_128_GCM, .key_len = 16, .salt_len = 12};
-    for (int i = 0; i < 16; i++) {
-        keys.local_key[i] = (uint8_t)(i * 13 + 1);
-        keys.remote_key[i] = (uint8_t)(i * 5 + 9);
-    }
-    for (int i = 0; i < 12; i++) {
-        keys.local_salt[i] = (uint8_t)(i * 3 + 7);
-        keys.remote_salt[i] = (uint8_t)(i * 17 + 2);
-    }
-    far_keys = keys;
-    memcpy(far_keys.local_key, keys.remote_key, 16);
-    memcpy(far_keys.remote_key, keys.local_key, 16);
-    memcpy(far_keys.local_salt, keys.remote_salt, 12);
-    memcpy(far_keys.remote_salt, keys.local_salt, 12);
+    test_gcm_keys(&keys, &far_keys);
     return 0;
 }
 

@@ -10,33 +10,18 @@ one of them leaves while the publisher keeps sending, the other keeps
 decoding, and the server exits cleanly (no sanitizer report under ASan)."""
 import json
 import os
-import subprocess
 import time
 
 import pytest
 
 from conftest import unique_room
+from test_client_e2e import _client, _report  # weir-client as a subprocess, its JSON report
 
 CLIENT = os.environ.get("WEIR_CLIENT_BIN", "")
 ADMIN_KEY = "subscriber-only-admin-key"
 
 pytestmark = pytest.mark.skipif(not CLIENT or not os.access(CLIENT, os.X_OK),
                                 reason="weir-client was not built (needs libvpx-dev, libopus-dev)")
-
-
-def _client(srv, room, name, *args, duration):
-    return subprocess.Popen([CLIENT, "--url", srv.ws_url, "--room", room, "--display", name,
-                             "--duration", str(duration), "--report", "-", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _report(proc, timeout=60):
-    out, err = proc.communicate(timeout=timeout)
-    try:
-        report = json.loads(out)
-    except ValueError:
-        raise AssertionError(f"no JSON report (rc={proc.returncode}): {out[-2000:]}\n{err[-3000:]}")
-    return proc.returncode, report, err
 
 
 def _participants(srv, room):

@@ -10,6 +10,7 @@
 
 #include "peer/srtcp_gcm.h"
 #include "peer/srtp.h"
+#include "support/gcm_keys.h"
 #include "weir/log.h"
 
 #define CAP 1600
@@ -24,26 +25,6 @@ TestSuite(srtcp_gcm, .init = setup);
 
 static const weir_srtp_options LIBSRTP_ONLY = {
     .allow_repeat_tx = true, .libsrtp_tx = true, .libsrtp_rx = true};
-
-/* Hand-made keys for one side, and the same keys seen from the other side. */
-static void gcm_keys(weir_srtp_keys *k, weir_srtp_keys *far)
-{
-    *k = (weir_srtp_keys){
-        .profile = WEIR_SRTP_PROFILE_AEAD_AES_128_GCM, .key_len = 16, .salt_len = 12};
-    for (int i = 0; i < 16; i++) {
-        k->local_key[i] = (uint8_t)(0x41 + i * 7);
-        k->remote_key[i] = (uint8_t)(0x9c ^ (i * 31));
-    }
-    for (int i = 0; i < 12; i++) {
-        k->local_salt[i] = (uint8_t)(0x13 + i * 19);
-        k->remote_salt[i] = (uint8_t)(0x66 - i * 5);
-    }
-    *far = *k;
-    memcpy(far->local_key, k->remote_key, 16);
-    memcpy(far->remote_key, k->local_key, 16);
-    memcpy(far->local_salt, k->remote_salt, 12);
-    memcpy(far->remote_salt, k->local_salt, 12);
-}
 
 /*
  * A compound RTCP packet of `words` 32-bit words after the 8-byte header
@@ -86,7 +67,7 @@ static void send_ok(weir_srtp *tx, weir_srtp *rx, uint32_t ssrc, size_t words, u
 Test(srtcp_gcm, openssl_and_libsrtp_understand_each_other_both_ways)
 {
     weir_srtp_keys k, far;
-    gcm_keys(&k, &far);
+    test_gcm_keys(&k, &far);
     weir_srtp *ours = weir_srtp_create(&k, NULL);
     weir_srtp *ours_far = weir_srtp_create(&far, NULL);
     weir_srtp *lib = weir_srtp_create(&k, &LIBSRTP_ONLY);
@@ -140,7 +121,7 @@ static int deliver(weir_srtp *rx, const uint8_t *pkt, size_t len)
 Test(srtcp_gcm, replay_window_is_128_per_ssrc_with_the_same_edges_as_libsrtp)
 {
     weir_srtp_keys k, far;
-    gcm_keys(&k, &far);
+    test_gcm_keys(&k, &far);
     weir_srtp *tx = weir_srtp_create(&k, NULL);
     static uint8_t pkts[300][64];
     size_t lens[300];
@@ -179,7 +160,7 @@ Test(srtcp_gcm, replay_window_is_128_per_ssrc_with_the_same_edges_as_libsrtp)
 Test(srtcp_gcm, tampering_truncation_and_unencrypted_packets_are_refused_and_change_nothing)
 {
     weir_srtp_keys k, far;
-    gcm_keys(&k, &far);
+    test_gcm_keys(&k, &far);
     weir_srtp *tx = weir_srtp_create(&k, NULL);
     weir_srtp *rx = weir_srtp_create(&far, NULL);
     uint8_t plain[CAP], prot[CAP];
@@ -221,7 +202,7 @@ Test(srtcp_gcm, tampering_truncation_and_unencrypted_packets_are_refused_and_cha
 Test(srtcp_gcm, a_gcm_subscriber_needs_no_libsrtp_session)
 {
     weir_srtp_keys k, far;
-    gcm_keys(&k, &far);
+    test_gcm_keys(&k, &far);
     weir_srtp *sub = weir_srtp_create(&k, NULL);
     weir_srtp *browser = weir_srtp_create(&far, &LIBSRTP_ONLY);
     cr_assert_eq(weir_srtp_libsrtp_sessions(sub), 0);
@@ -258,7 +239,7 @@ Test(srtcp_gcm, a_gcm_subscriber_needs_no_libsrtp_session)
 Test(srtcp_gcm, inbound_ssrc_table_is_bounded_and_remove_frees_a_place)
 {
     weir_srtp_keys k, far;
-    gcm_keys(&k, &far);
+    test_gcm_keys(&k, &far);
     weir_srtp *tx = weir_srtp_create(&k, NULL);
     weir_srtp *rx = weir_srtp_create(&far, NULL);
     for (uint32_t i = 0; i < WEIR_SRTCP_GCM_MAX_SSRCS; i++)

@@ -11,6 +11,7 @@
 #include "peer/dtls.h"
 #include "peer/srtp.h"
 #include "peer/srtp_gcm_tx.h"
+#include "support/gcm_keys.h"
 #include "weir/log.h"
 
 #define NOW_US 1000000
@@ -427,29 +428,10 @@ typedef struct trio {
     weir_srtp *fast, *lib, *rx;
 } trio;
 
-static void gcm_keys(weir_srtp_keys *k, weir_srtp_keys *swapped)
-{
-    *k = (weir_srtp_keys){
-        .profile = WEIR_SRTP_PROFILE_AEAD_AES_128_GCM, .key_len = 16, .salt_len = 12};
-    for (int i = 0; i < 16; i++) {
-        k->local_key[i] = (uint8_t)(0x30 + i * 11);
-        k->remote_key[i] = (uint8_t)(0xa0 ^ (i * 29));
-    }
-    for (int i = 0; i < 12; i++) {
-        k->local_salt[i] = (uint8_t)(0x5c + i * 17);
-        k->remote_salt[i] = (uint8_t)(0x07 * i + 1);
-    }
-    *swapped = *k;
-    memcpy(swapped->local_key, k->remote_key, 16);
-    memcpy(swapped->remote_key, k->local_key, 16);
-    memcpy(swapped->local_salt, k->remote_salt, 12);
-    memcpy(swapped->remote_salt, k->local_salt, 12);
-}
-
 static void trio_init(trio *t)
 {
     weir_srtp_keys k, swapped;
-    gcm_keys(&k, &swapped);
+    test_gcm_keys(&k, &swapped);
     weir_srtp_options lib_opts = {.allow_repeat_tx = true, .libsrtp_tx = true};
     t->fast = weir_srtp_create(&k, NULL);
     t->lib = weir_srtp_create(&k, &lib_opts);
@@ -689,7 +671,7 @@ Test(srtp, gcm_openssl_tx_table_is_bounded_and_spills_to_libsrtp_sticky)
 Test(srtp, gcm_openssl_tx_is_off_for_aes_cm_and_without_repeat_tx)
 {
     weir_srtp_keys k, swapped;
-    gcm_keys(&k, &swapped);
+    test_gcm_keys(&k, &swapped);
     weir_srtp_options no_repeat = {.allow_repeat_tx = false};
     weir_srtp *s = weir_srtp_create(&k, &no_repeat);
     cr_assert_not_null(s);
@@ -787,7 +769,7 @@ Test(srtp, gcm_openssl_tx_refuses_at_the_same_window_edge_as_libsrtp)
     } rows[] = {{1024, 1024}, {100, 128}, {64, 64}};
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
         weir_srtp_keys k, swapped;
-        gcm_keys(&k, &swapped);
+        test_gcm_keys(&k, &swapped);
         weir_srtp_options fo = {.window_size = rows[r].window, .allow_repeat_tx = true};
         weir_srtp_options lo = fo;
         lo.libsrtp_tx = true;
