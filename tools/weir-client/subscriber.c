@@ -538,6 +538,7 @@ static json_t *video_report(const rx_track *t)
     json_object_set_new(o, "frames_undecodable", json_integer((json_int_t)t->frames_undecodable));
     json_object_set_new(o, "frames_skipped", json_integer((json_int_t)t->stats.frames_skipped));
     json_object_set_new(o, "order_errors", json_integer((json_int_t)t->stats.order_errors));
+    json_object_set_new(o, "frames_repeated", json_integer((json_int_t)t->stats.frames_repeated));
     json_object_set_new(
         o, "content_errors",
         json_integer((json_int_t)(t->stats.content_errors + t->stats.decode_errors)));

@@ -64,8 +64,10 @@ void wc_video_stats_add(wc_video_stats *st, int64_t recv_wall_ms, int width, int
         return;
     }
     if (st->have_last) {
-        if (info->frame_number <= st->last_frame_number)
+        if (info->frame_number < st->last_frame_number)
             st->order_errors++;
+        else if (info->frame_number == st->last_frame_number)
+            st->frames_repeated++;
         else
             st->frames_skipped += info->frame_number - st->last_frame_number - 1;
     }

@@ -29,7 +29,10 @@ typedef struct wc_video_stats {
     uint64_t frames_decoded;
     uint64_t decode_errors;
     uint64_t content_errors;
-    uint64_t order_errors;
+    uint64_t order_errors; /* a frame number below the previous one */
+    /* The previous frame number again: the source sent the same picture twice (a
+     * browser's canvas capture does when the page did not redraw in time). */
+    uint64_t frames_repeated;
     uint64_t frames_skipped;
     uint64_t freezes;
     int64_t max_freeze_ms;

@@ -35,7 +35,10 @@ class Reporter:
         out_s = min(max(out_s, 0.0), self.total)
         if final:
             out_s = self.total
-        pct = int(100 * out_s / self.total)
+        # Not int(100 * out_s / total) at the end: 100 * x / x is 99.999... for
+        # about one duration in twenty (floating point), which printed "99%" as
+        # the last line of a finished run.
+        pct = 100 if out_s >= self.total else min(99, int(100 * out_s / self.total))
         line = (f"composite: {pct}% ({out_s:.1f} s of {self.total:.1f} s)"
                 f" speed {speed or '?'}")
         if self.tty:
@@ -83,8 +86,7 @@ def run(argv, total_s):
         proc.wait()
         raise
     reader.join(timeout=5)
-    # A clean exit is the end even when the last "progress=end" block was lost (seen
-    # on a loaded machine: the last report said 99 % and no 100 % line followed).
+    # A clean exit is the end even when ffmpeg's last "progress=end" block did not come.
     if code == 0:
         rep.update(out_s, speed, final=True)
     elif rep.shown and rep.tty:
